@@ -1,0 +1,169 @@
+//! `mpcc`: compile, inspect and run `.mpc` programs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use mpc_compiler::{compile_file, Compiled, Options};
+use mpc_vm::io;
+use mpc_vm::ProtocolKind;
+
+#[derive(Parser)]
+#[command(name = "mpcc", version = version(), about = "Compile .mpc programs into circuits and bytecode for secure multi-party computation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a program for errors without writing anything.
+    Check(CompileArgs),
+    /// Compile a program to bytecode.
+    Build {
+        #[command(flatten)]
+        compile: CompileArgs,
+        /// Where to write the bytecode.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Print the circuit in its text form, one gate a line.
+    Ir(CompileArgs),
+    /// Print gate counts, multiplicative depth and rounds.
+    Stats {
+        #[command(flatten)]
+        compile: CompileArgs,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compile and run a program with every party in this process.
+    Run {
+        #[command(flatten)]
+        compile: CompileArgs,
+        /// The inputs: a JSON object from party id to that party's list of inputs.
+        #[arg(long, value_name = "FILE")]
+        inputs: Option<PathBuf>,
+        /// The protocol: `clear` (no secrecy, for debugging).
+        #[arg(long, default_value = "clear")]
+        protocol: String,
+        /// The number of parties.
+        #[arg(long, default_value_t = 3)]
+        parties: u32,
+        /// Print one JSON object per party instead of `party I: name = value` lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct CompileArgs {
+    /// The program.
+    file: PathBuf,
+    /// Skip the optimization passes (for debugging the compiler).
+    #[arg(long)]
+    no_opt: bool,
+}
+
+fn version() -> String {
+    format!("{} (bytecode format {})", mpc_compiler::COMPILER_VERSION, mpc_bytecode::FORMAT_VERSION)
+}
+
+/// A failure: the message for standard error and the exit status.
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl Failure {
+    fn program(message: impl Into<String>) -> Self {
+        Failure { message: message.into(), code: 1 }
+    }
+
+    fn io(message: impl Into<String>) -> Self {
+        Failure { message: message.into(), code: 3 }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            let message = f.message.trim_end();
+            if message.starts_with("error") {
+                eprintln!("{message}");
+            } else {
+                eprintln!("error: {message}");
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn compile(args: &CompileArgs) -> Result<Compiled, Failure> {
+    let opts = Options { optimize: !args.no_opt };
+    compile_file(&args.file, &opts).map_err(|e| match e {
+        mpc_compiler::CompileError::Io(_) => Failure::io(e.render()),
+        mpc_compiler::CompileError::Program(..) => Failure::program(e.render()),
+    })
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Check(args) => {
+            compile(&args)?;
+            Ok(())
+        }
+        Command::Build { compile: args, output } => {
+            let compiled = compile(&args)?;
+            let bytes = compiled.program.encode().map_err(|e| Failure::program(e.to_string()))?;
+            std::fs::write(&output, bytes).map_err(|e| Failure::io(format!("cannot write `{}`: {e}", output.display())))
+        }
+        Command::Ir(args) => {
+            let compiled = compile(&args)?;
+            print!("{}", compiled.circuit.display());
+            Ok(())
+        }
+        Command::Stats { compile: args, json } => {
+            let stats = compile(&args)?.stats();
+            if json {
+                println!("{}", serde_json::to_string(&stats).map_err(|e| Failure::program(e.to_string()))?);
+            } else {
+                println!("{stats}");
+            }
+            Ok(())
+        }
+        Command::Run { compile: args, inputs, protocol, parties, json } => {
+            let protocol: ProtocolKind = protocol.parse().map_err(|e: mpc_vm::VmError| Failure::program(e.to_string()))?;
+            let compiled = compile(&args)?;
+            let all = match &inputs {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| Failure::io(format!("cannot read `{}`: {e}", path.display())))?;
+                    serde_json::from_str(&text)
+                        .map_err(|e| Failure::program(format!("`{}` is not valid JSON: {e}", path.display())))?
+                }
+                None => serde_json::Value::Object(Default::default()),
+            };
+            let program = &compiled.program;
+            let raw = io::parse_all_inputs(program, parties, &all).map_err(|e| Failure::program(e.to_string()))?;
+            let outputs = mpc_vm::simulate(program, protocol, parties, &raw).map_err(|e| Failure::program(e.to_string()))?;
+            if json {
+                let objects: Vec<String> = outputs
+                    .iter()
+                    .enumerate()
+                    .map(|(p, outs)| format!("\"{p}\": {}", io::format_outputs_json(outs)))
+                    .collect();
+                println!("{{{}}}", objects.join(", "));
+            } else {
+                for (p, outs) in outputs.iter().enumerate() {
+                    for line in io::format_outputs_plain(outs).lines() {
+                        println!("party {p}: {line}");
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}

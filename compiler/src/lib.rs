@@ -1,0 +1,161 @@
+//! `mpcc`, the compiler of the `.mpc` language: source → tokens → layout → syntax tree
+//! → elaboration (checking, unrolling, inlining) → circuit → optimization → rounds →
+//! bytecode.
+//!
+//! ```text
+//! let compiled = mpc_compiler::compile_file(Path::new("prog.mpc"), &Options::default())?;
+//! std::fs::write("prog.mpcb", compiled.program.encode()?)?;
+//! ```
+
+pub mod circuit;
+pub mod diagnostics;
+pub mod interp;
+pub mod lower;
+pub mod opt;
+pub mod sema;
+pub mod source;
+pub mod syntax;
+
+use std::path::Path;
+
+use mpc_bytecode::{Header, OutputDesc, Program};
+
+use circuit::{Circuit, Stats};
+use diagnostics::Diagnostic;
+use source::{FileId, SourceMap};
+
+/// The version written into bytecode headers.
+pub const COMPILER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How to compile.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Run the optimization pipeline (off: only what correctness needs).
+    pub optimize: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { optimize: true }
+    }
+}
+
+/// A compiled program.
+pub struct Compiled {
+    /// Every source file read (the program and its imports).
+    pub sources: SourceMap,
+    /// The optimized circuit.
+    pub circuit: Circuit,
+    /// The bytecode.
+    pub program: Program,
+}
+
+impl Compiled {
+    /// Gate counts, depth and rounds.
+    pub fn stats(&self) -> Stats {
+        Stats::of(&self.circuit, self.program.communication_rounds())
+    }
+}
+
+/// Why a compilation failed.
+#[derive(Debug)]
+pub enum CompileError {
+    /// The program file could not be read.
+    Io(String),
+    /// The program has errors; render them with [`diagnostics::render`].
+    Program(SourceMap, Vec<Diagnostic>),
+}
+
+impl CompileError {
+    /// The error as text for standard error.
+    pub fn render(&self) -> String {
+        match self {
+            CompileError::Io(msg) => format!("error: {msg}\n"),
+            CompileError::Program(sources, diags) => {
+                let mut text = diagnostics::render(sources, diags);
+                let n = diags.len();
+                text.push_str(&format!("error: could not compile: {n} error{}\n", if n == 1 { "" } else { "s" }));
+                text
+            }
+        }
+    }
+}
+
+/// Compiles the program in the file at `path`.
+pub fn compile_file(path: &Path, opts: &Options) -> Result<Compiled, CompileError> {
+    let text = std::fs::read_to_string(path).map_err(|e| CompileError::Io(format!("cannot read `{}`: {e}", path.display())))?;
+    let mut sources = SourceMap::default();
+    let file = sources.add(path.display().to_string(), Some(path.to_path_buf()), text);
+    compile(sources, file, opts)
+}
+
+/// Compiles program text; `name` is shown in diagnostics. Imports resolve in the
+/// standard library only.
+pub fn compile_str(name: &str, text: &str, opts: &Options) -> Result<Compiled, CompileError> {
+    let mut sources = SourceMap::default();
+    let file = sources.add(name, None, text.to_string());
+    compile(sources, file, opts)
+}
+
+/// Stack for elaboration: inlining recurses once per call level (up to 10,000 deep).
+const ELABORATION_STACK: usize = 1 << 30;
+
+fn compile(sources: SourceMap, file: FileId, opts: &Options) -> Result<Compiled, CompileError> {
+    let opts = opts.clone();
+    let worker = std::thread::Builder::new()
+        .name("mpcc-elaborate".into())
+        .stack_size(ELABORATION_STACK)
+        .spawn(move || compile_on_this_thread(sources, file, &opts))
+        .map_err(|e| CompileError::Io(format!("cannot start the compiler thread: {e}")))?;
+    worker.join().unwrap_or_else(|_| Err(CompileError::Io("the compiler crashed (this is a bug in mpcc)".into())))
+}
+
+fn compile_on_this_thread(sources: SourceMap, file: FileId, opts: &Options) -> Result<Compiled, CompileError> {
+    let text = sources.get(file).text.clone();
+    let module = match syntax::parse(file, &text) {
+        Ok(m) => m,
+        Err(diags) => return Err(CompileError::Program(sources, diags)),
+    };
+    let (sources, circuit) = sema::elab::Elaborator::run(sources, file, &module.body);
+    let circuit = match circuit {
+        Ok(c) => c,
+        Err(diags) => return Err(CompileError::Program(sources, diags)),
+    };
+    let passes = if opts.optimize { opt::default_pipeline() } else { opt::minimal_pipeline() };
+    let circuit = match opt::run_pipeline(circuit, &passes) {
+        Ok(c) => c,
+        Err(e) => {
+            let d = Diagnostic::bug(e, Default::default());
+            return Err(CompileError::Program(sources, vec![d]));
+        }
+    };
+    let program = match emit(&circuit) {
+        Ok(p) => p,
+        Err(e) => {
+            let d = Diagnostic::bug(format!("emitting bytecode: {e}"), Default::default());
+            return Err(CompileError::Program(sources, vec![d]));
+        }
+    };
+    Ok(Compiled { sources, circuit, program })
+}
+
+/// Schedules the circuit into rounds and builds the bytecode.
+pub fn emit(c: &Circuit) -> Result<Program, mpc_bytecode::FormatError> {
+    let (rounds, output_wires) = opt::schedule::schedule(c);
+    let outputs = c
+        .outputs
+        .iter()
+        .zip(output_wires)
+        .map(|(o, wires)| OutputDesc { wires, ..o.clone() })
+        .collect();
+    let header = Header {
+        compiler_version: COMPILER_VERSION.to_string(),
+        target: "any".to_string(),
+        body_hash: [0; 32],
+        num_wires: 0,
+        num_rounds: 0,
+        inputs: c.inputs.clone(),
+        outputs,
+    };
+    Program::new(header, rounds)
+}

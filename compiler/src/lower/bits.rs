@@ -1,0 +1,199 @@
+//! Boolean building blocks on words of `w` bits (1..=64): adders, comparators, equality,
+//! multiplexers and division. Each is a function that adds gates to a builder and
+//! returns the result wire. Adders use a Kogge–Stone parallel prefix, so their AND-depth
+//! is ⌈log2 w⌉ rather than the w - 1 of a ripple-carry adder.
+
+use mpc_bytecode::{mask, Gate, WireId};
+
+use crate::circuit::CircuitBuilder;
+
+/// `x | y` on `w`-bit words (one AND: `x ^ y ^ (x & y)`).
+pub fn or(b: &mut CircuitBuilder, x: WireId, y: WireId, w: u8) -> WireId {
+    let both = b.push(Gate::And(x, y, w));
+    let either = b.push(Gate::Xor(x, y, w));
+    b.push(Gate::Xor(either, both, w))
+}
+
+/// `c ? x : y` for a 1-bit `c` and `w`-bit words (one AND level).
+pub fn mux(b: &mut CircuitBuilder, c: WireId, x: WireId, y: WireId, w: u8) -> WireId {
+    let diff = b.push(Gate::Xor(x, y, w));
+    let spread = b.push(Gate::Broadcast(c, w));
+    let chosen = b.push(Gate::And(spread, diff, w));
+    b.push(Gate::Xor(y, chosen, w))
+}
+
+/// The carry out of every bit position of an addition, from the generate (`g`) and
+/// propagate (`p`) words, which must be disjoint. Kogge–Stone: ⌈log2 w⌉ AND levels.
+fn carries(b: &mut CircuitBuilder, g: WireId, p: WireId, w: u8) -> WireId {
+    let (mut g, mut p) = (g, p);
+    let mut d = 1u8;
+    while d < w {
+        // Group [i-2d+1, i] generates if its upper half does, or propagates what its lower
+        // half generates; generate and propagate stay disjoint, so OR is XOR.
+        let shifted = b.push(Gate::Shl(g, d, w));
+        let through = b.push(Gate::And(p, shifted, w));
+        g = b.push(Gate::Xor(g, through, w));
+        if u16::from(d) * 2 < u16::from(w) {
+            let p_shifted = b.push(Gate::Shl(p, d, w));
+            p = b.push(Gate::And(p, p_shifted, w));
+        }
+        d = d.saturating_mul(2);
+    }
+    g
+}
+
+/// `x + y + carry_in` on `w`-bit words: the sum and the carry out of the top bit.
+/// `carry_in` is a 1-bit wire (a constant 0 or 1 costs nothing).
+pub fn add(b: &mut CircuitBuilder, x: WireId, y: WireId, carry_in: WireId, w: u8) -> (WireId, WireId) {
+    let g = b.push(Gate::And(x, y, w));
+    let p = b.push(Gate::Xor(x, y, w));
+    // Fold the carry-in into bit 0: it generates there when it is propagated, and bit 0
+    // then propagates nothing further (keeping generate and propagate disjoint).
+    let enters = b.push(Gate::And(p, carry_in, w));
+    let g = b.push(Gate::Xor(g, enters, w));
+    let not_bit0 = b.constant(mask(w) ^ 1);
+    let p_rest = b.push(Gate::And(p, not_bit0, w));
+    let out = carries(b, g, p_rest, w);
+    let shifted = b.push(Gate::Shl(out, 1, w));
+    let carry_into = b.push(Gate::Xor(shifted, carry_in, w));
+    let sum = b.push(Gate::Xor(p, carry_into, w));
+    let top = b.push(Gate::Shr(out, w - 1, 1));
+    (sum, top)
+}
+
+/// `x - y` on `w`-bit words and whether no borrow occurred (`x >= y` unsigned).
+pub fn sub(b: &mut CircuitBuilder, x: WireId, y: WireId, w: u8) -> (WireId, WireId) {
+    let not_y = b.push(Gate::Not(y, w));
+    let one = b.constant(1);
+    add(b, x, not_y, one, w)
+}
+
+/// `x < y` for unsigned `w`-bit words, as one bit.
+pub fn less_unsigned(b: &mut CircuitBuilder, x: WireId, y: WireId, w: u8) -> WireId {
+    let (_, no_borrow) = sub(b, x, y, w);
+    b.push(Gate::Not(no_borrow, 1))
+}
+
+/// Whether the `w`-bit word `x` is zero, as one bit: a balanced AND tree over the
+/// complemented bits (w - 1 ANDs, depth ⌈log2 w⌉).
+pub fn is_zero(b: &mut CircuitBuilder, x: WireId, w: u8) -> WireId {
+    let padded = (w as u32).next_power_of_two().min(64) as u8;
+    let complement = b.push(Gate::Not(x, w));
+    // Padding bits are ones so that they do not disturb the AND.
+    let padding = b.constant(mask(padded) ^ mask(w));
+    let mut t = b.push(Gate::Xor(complement, padding, padded));
+    let mut width = padded;
+    while width > 1 {
+        let half = width / 2;
+        let lo = b.push(Gate::Shr(t, 0, half));
+        let hi = b.push(Gate::Shr(t, half, half));
+        t = b.push(Gate::And(lo, hi, half));
+        width = half;
+    }
+    t
+}
+
+/// `-x` on a `w`-bit word when the 1-bit `negate` is set, `x` otherwise.
+pub fn negate_if(b: &mut CircuitBuilder, x: WireId, negate: WireId, w: u8) -> WireId {
+    let spread = b.push(Gate::Broadcast(negate, w));
+    let flipped = b.push(Gate::Xor(x, spread, w));
+    let zero = b.constant(0);
+    add(b, flipped, zero, negate, w).0
+}
+
+/// Sign-extends the `from`-bit word `x` to `to` bits.
+pub fn sign_extend(b: &mut CircuitBuilder, x: WireId, from: u8, to: u8) -> WireId {
+    let gap = to - from;
+    let up = b.push(Gate::Shl(x, gap, to));
+    b.push(Gate::Sar(up, gap, to))
+}
+
+/// Unsigned restoring division of `x · 2^extra` by `y` (both `w`-bit words): the low `w`
+/// bits of the quotient and the remainder. Division by zero gives an all-ones quotient
+/// and the dividend as remainder (for `extra = 0`).
+///
+/// The remainder never needs more than `w` bits: when its top bit is set before the
+/// shift, the shifted value exceeds any `w`-bit divisor, so the subtraction is taken and
+/// its wrapped result is exact.
+pub fn divide_unsigned(b: &mut CircuitBuilder, x: WireId, extra: u8, y: WireId, w: u8) -> (WireId, WireId) {
+    let mut rem = b.constant(0);
+    let mut quotient = b.constant(0);
+    for i in (0..u16::from(w) + u16::from(extra)).rev() {
+        let overflow = b.push(Gate::Shr(rem, w - 1, 1));
+        let next_bit = match i.checked_sub(u16::from(extra)) {
+            Some(pos) => b.push(Gate::Shr(x, pos as u8, 1)),
+            None => b.constant(0),
+        };
+        let shifted = b.push(Gate::Shl(rem, 1, w));
+        let candidate = b.push(Gate::Xor(shifted, next_bit, w));
+        let (diff, no_borrow) = sub(b, candidate, y, w);
+        let take = or(b, overflow, no_borrow, 1);
+        rem = mux(b, take, diff, candidate, w);
+        if i < u16::from(w) {
+            let bit = b.push(Gate::Shl(take, i as u8, w));
+            quotient = b.push(Gate::Xor(quotient, bit, w));
+        }
+    }
+    (quotient, rem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interp;
+    use mpc_bytecode::Domain;
+
+    /// Builds a two-input Boolean circuit, evaluates it on many pairs, and compares with
+    /// `reference`.
+    fn check(w: u8, build: impl Fn(&mut CircuitBuilder, WireId, WireId) -> WireId, reference: impl Fn(u64, u64) -> u64) {
+        let mut b = CircuitBuilder::new();
+        let x = b.push(Gate::Input { party: 0, index: 0, domain: Domain::Bool });
+        let y = b.push(Gate::Input { party: 1, index: 0, domain: Domain::Bool });
+        let out = build(&mut b, x, y);
+        let c = b.finish();
+        let m = mask(w);
+        let samples = [0, 1, 2, 3, 5, 7, m, m - 1, m >> 1, (m >> 1) + 1, 0x5555_5555_5555_5555 & m, 0x0123_4567_89ab_cdef & m];
+        for &a in &samples {
+            for &bb in &samples {
+                let got = interp::eval_wire(&c, &[vec![a], vec![bb]], out).expect("evaluates");
+                assert_eq!(got, reference(a, bb) & m, "w={w} a={a:#x} b={bb:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn adders_match_wrapping_arithmetic() {
+        for w in [1, 3, 8, 16, 33, 64] {
+            let zero = |b: &mut CircuitBuilder| b.constant(0);
+            check(w, |b, x, y| { let z = zero(b); add(b, x, y, z, w).0 }, |a, c| a.wrapping_add(c));
+            check(w, |b, x, y| sub(b, x, y, w).0, |a, c| a.wrapping_sub(c));
+            check(w, |b, x, y| sub(b, x, y, w).1, |a, c| u64::from(a >= c));
+            check(w, |b, x, y| less_unsigned(b, x, y, w), |a, c| u64::from(a < c));
+        }
+    }
+
+    #[test]
+    fn zero_test_and_mux() {
+        for w in [1, 5, 8, 64] {
+            check(w, |b, x, _| is_zero(b, x, w), |a, _| u64::from(a == 0));
+            check(w, |b, x, y| { let c = b.push(Gate::Shr(x, 0, 1)); mux(b, c, x, y, w) }, |a, c| if a & 1 == 1 { a } else { c });
+            check(w, |b, x, y| or(b, x, y, w), |a, c| a | c);
+        }
+    }
+
+    #[test]
+    fn negation_and_sign_extension() {
+        check(16, |b, x, y| { let s = b.push(Gate::Shr(y, 0, 1)); negate_if(b, x, s, 16) }, |a, c| if c & 1 == 1 { a.wrapping_neg() } else { a });
+        check(8, |b, x, _| sign_extend(b, x, 8, 32), |a, _| ((a as u8 as i8) as i64 as u64) & mask(32));
+    }
+
+    #[test]
+    fn division_matches_integer_division() {
+        for w in [4, 8, 64] {
+            check(w, |b, x, y| divide_unsigned(b, x, 0, y, w).0, |a, c| a.checked_div(c).unwrap_or(u64::MAX));
+            check(w, |b, x, y| divide_unsigned(b, x, 0, y, w).1, |a, c| if c == 0 { a } else { a % c });
+        }
+        // With 4 extra low zero bits: (a << 4) / c, keeping the low w bits.
+        check(16, |b, x, y| divide_unsigned(b, x, 4, y, 16).0, |a, c| if c == 0 { u64::MAX } else { (a << 4) / c });
+    }
+}

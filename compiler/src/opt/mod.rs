@@ -1,0 +1,39 @@
+//! Optimization passes over the circuit and the pipeline that runs them. A pass takes
+//! the circuit by value and returns a rebuilt one; `run_pipeline` verifies the result
+//! after each pass.
+
+pub mod dead_gates;
+pub mod schedule;
+
+use crate::circuit::Circuit;
+
+/// A named pass.
+pub struct Pass {
+    /// Stable kebab-case name, as `--skip-pass` and `--print-after` take it.
+    pub name: &'static str,
+    /// The transformation.
+    pub run: fn(Circuit) -> Circuit,
+}
+
+/// The passes run by default, in order.
+pub fn default_pipeline() -> Vec<Pass> {
+    // The builder already folds constants and shares equal gates while lowering, so what
+    // is left is removing what no output needs. Scheduling into rounds happens when the
+    // bytecode is emitted.
+    vec![Pass { name: "eliminate-dead-gates", run: dead_gates::run }]
+}
+
+/// Only what correctness needs (nothing: scheduling is part of emission). Differential
+/// tests compare this pipeline with the default one.
+pub fn minimal_pipeline() -> Vec<Pass> {
+    Vec::new()
+}
+
+/// Runs `passes` in order, checking the circuit's invariants after each.
+pub fn run_pipeline(mut c: Circuit, passes: &[Pass]) -> Result<Circuit, String> {
+    for pass in passes {
+        c = (pass.run)(c);
+        c.verify().map_err(|e| format!("after pass `{}`: {e}", pass.name))?;
+    }
+    Ok(c)
+}

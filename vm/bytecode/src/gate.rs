@@ -1,0 +1,405 @@
+//! Gates: the instruction set shared by the compiler's circuit IR and the bytecode.
+//!
+//! Invariants every circuit keeps:
+//! - the output of gate `i` is wire `i`, and every operand of gate `i` is a wire `< i`
+//!   (gates are stored in topological order);
+//! - a wire is either *public* (every party knows its value) or *secret* (held as shares);
+//!   `Const`, `PublicInput` and `Open` give public wires, `Input` a secret one, and every
+//!   other gate is secret exactly when one of its operands is;
+//! - a secret wire lives in one *domain*: arithmetic (the ring Z_2^64; an n-bit integer is
+//!   its low n bits, the bits above are unspecified) or Boolean (a word of `w` bits, the bits
+//!   above `w` are zero). Public wires are plain 64-bit values and belong to both domains.
+//!
+//! A small example, `output(a * b + 1)` for two secret inputs:
+//! ```text
+//! w0 = input p0[0] arith
+//! w1 = input p1[0] arith
+//! w2 = mul w0 w1
+//! w3 = const 1
+//! w4 = add w2 w3
+//! ```
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The wire carrying the output of the gate with the same index.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WireId(pub u32);
+
+impl WireId {
+    /// The index of the gate producing this wire.
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The wire produced by gate number `i`.
+    ///
+    /// # Panics
+    /// If `i` does not fit in `u32`: circuits are limited to 2^32 gates, which the
+    /// compiler checks before building that many.
+    pub fn from_index(i: usize) -> Self {
+        Self(u32::try_from(i).expect("circuits hold fewer than 2^32 gates"))
+    }
+}
+
+impl fmt::Debug for WireId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "w{}", self.0)
+    }
+}
+
+impl fmt::Display for WireId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// The domain of a secret input.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Domain {
+    /// Shared over the ring Z_2^64.
+    Arith,
+    /// Shared bitwise (XOR).
+    Bool,
+}
+
+/// One gate. Boolean gates carry the width `w` (1..=64) of the word they produce; their
+/// clear result is masked to `w` bits. Shift amounts are below 64.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Gate {
+    /// A public constant.
+    Const(u64),
+    /// Element `index` of the inputs of `party`, secret, shared in `domain`.
+    Input {
+        /// The party supplying the value.
+        party: u32,
+        /// Position in that party's flattened input list.
+        index: u32,
+        /// How the value is shared.
+        domain: Domain,
+    },
+    /// Element `index` of the inputs of `party`, made known to every party.
+    PublicInput {
+        /// The party supplying the value.
+        party: u32,
+        /// Position in that party's flattened input list.
+        index: u32,
+    },
+    /// `a + b` in Z_2^64.
+    Add(WireId, WireId),
+    /// `a - b` in Z_2^64.
+    Sub(WireId, WireId),
+    /// `-a` in Z_2^64.
+    Neg(WireId),
+    /// `a * b` in Z_2^64; a round when both operands are secret.
+    Mul(WireId, WireId),
+    /// Fixed-point rescaling: `a` as a signed 64-bit value shifted right by `k`, rounding
+    /// toward minus infinity in the clear (a protocol may round either way: one unit in
+    /// the last place).
+    Trunc(WireId, u8),
+    /// Bitwise XOR of two words.
+    Xor(WireId, WireId, u8),
+    /// Bitwise AND of two words; a round when both operands are secret.
+    And(WireId, WireId, u8),
+    /// Bitwise complement within `w` bits.
+    Not(WireId, u8),
+    /// `(a << k)` masked to `w` bits.
+    Shl(WireId, u8, u8),
+    /// `(a >> k)` masked to `w` bits (also extracts bit fields: `Shr(a, i, 1)` is bit `i`).
+    Shr(WireId, u8, u8),
+    /// Arithmetic shift right of the `w`-bit signed word `a` by `k`.
+    Sar(WireId, u8, u8),
+    /// Bit 0 of `a` copied into all `w` bits (the mask of a multiplexer).
+    Broadcast(WireId, u8),
+    /// The low `w` bits of an arithmetic value as a Boolean word.
+    A2B(WireId, u8),
+    /// A Boolean word as an (unsigned) arithmetic value.
+    B2A(WireId),
+    /// Opens a secret value to every party.
+    Open(WireId),
+}
+
+// 10^7 gates must stay well under 1 GiB; a variant that grows the enum should fail here.
+const _: () = assert!(std::mem::size_of::<Gate>() <= 16);
+
+/// The low `w` bits set (`w` in 1..=64).
+pub const fn mask(w: u8) -> u64 {
+    if w >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << w) - 1
+    }
+}
+
+/// How a gate's result is shared, given the visibility of its operands.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum WireKind {
+    /// Known to every party.
+    Public,
+    /// Secret, shared over Z_2^64.
+    Arith,
+    /// Secret, shared bitwise.
+    Bool,
+}
+
+impl WireKind {
+    /// Whether the wire is known to every party.
+    pub fn is_public(self) -> bool {
+        self == WireKind::Public
+    }
+}
+
+/// The domain an operand of a gate must be in when it is secret.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum OperandDomain {
+    /// Arithmetic shares.
+    Arith,
+    /// Boolean shares.
+    Bool,
+    /// Either (only `Open`).
+    Any,
+}
+
+impl Gate {
+    /// The wires this gate reads, in order.
+    pub fn operands(&self) -> impl Iterator<Item = WireId> {
+        let (a, b) = match *self {
+            Gate::Const(_) | Gate::Input { .. } | Gate::PublicInput { .. } => (None, None),
+            Gate::Neg(a)
+            | Gate::Trunc(a, _)
+            | Gate::Not(a, _)
+            | Gate::Shl(a, _, _)
+            | Gate::Shr(a, _, _)
+            | Gate::Sar(a, _, _)
+            | Gate::Broadcast(a, _)
+            | Gate::A2B(a, _)
+            | Gate::B2A(a)
+            | Gate::Open(a) => (Some(a), None),
+            Gate::Add(a, b)
+            | Gate::Sub(a, b)
+            | Gate::Mul(a, b)
+            | Gate::Xor(a, b, _)
+            | Gate::And(a, b, _) => (Some(a), Some(b)),
+        };
+        a.into_iter().chain(b)
+    }
+
+    /// The same gate reading other wires.
+    pub fn map_operands(self, mut f: impl FnMut(WireId) -> WireId) -> Gate {
+        match self {
+            Gate::Const(_) | Gate::Input { .. } | Gate::PublicInput { .. } => self,
+            Gate::Add(a, b) => Gate::Add(f(a), f(b)),
+            Gate::Sub(a, b) => Gate::Sub(f(a), f(b)),
+            Gate::Neg(a) => Gate::Neg(f(a)),
+            Gate::Mul(a, b) => Gate::Mul(f(a), f(b)),
+            Gate::Trunc(a, k) => Gate::Trunc(f(a), k),
+            Gate::Xor(a, b, w) => Gate::Xor(f(a), f(b), w),
+            Gate::And(a, b, w) => Gate::And(f(a), f(b), w),
+            Gate::Not(a, w) => Gate::Not(f(a), w),
+            Gate::Shl(a, k, w) => Gate::Shl(f(a), k, w),
+            Gate::Shr(a, k, w) => Gate::Shr(f(a), k, w),
+            Gate::Sar(a, k, w) => Gate::Sar(f(a), k, w),
+            Gate::Broadcast(a, w) => Gate::Broadcast(f(a), w),
+            Gate::A2B(a, w) => Gate::A2B(f(a), w),
+            Gate::B2A(a) => Gate::B2A(f(a)),
+            Gate::Open(a) => Gate::Open(f(a)),
+        }
+    }
+
+    /// The domain a secret operand must have.
+    pub fn operand_domain(&self) -> OperandDomain {
+        match self {
+            Gate::Add(..) | Gate::Sub(..) | Gate::Neg(_) | Gate::Mul(..) | Gate::Trunc(..) => {
+                OperandDomain::Arith
+            }
+            Gate::A2B(..) => OperandDomain::Arith,
+            Gate::Xor(..)
+            | Gate::And(..)
+            | Gate::Not(..)
+            | Gate::Shl(..)
+            | Gate::Shr(..)
+            | Gate::Sar(..)
+            | Gate::Broadcast(..)
+            | Gate::B2A(_) => OperandDomain::Bool,
+            Gate::Const(_) | Gate::Input { .. } | Gate::PublicInput { .. } | Gate::Open(_) => {
+                OperandDomain::Any
+            }
+        }
+    }
+
+    /// The kind of this gate's output, given whether any operand is secret.
+    pub fn result_kind(&self, any_secret_operand: bool) -> WireKind {
+        match self {
+            Gate::Const(_) | Gate::PublicInput { .. } | Gate::Open(_) => WireKind::Public,
+            Gate::Input { domain: Domain::Arith, .. } => WireKind::Arith,
+            Gate::Input { domain: Domain::Bool, .. } => WireKind::Bool,
+            _ if !any_secret_operand => WireKind::Public,
+            Gate::Add(..)
+            | Gate::Sub(..)
+            | Gate::Neg(_)
+            | Gate::Mul(..)
+            | Gate::Trunc(..)
+            | Gate::B2A(_) => WireKind::Arith,
+            Gate::Xor(..)
+            | Gate::And(..)
+            | Gate::Not(..)
+            | Gate::Shl(..)
+            | Gate::Shr(..)
+            | Gate::Sar(..)
+            | Gate::Broadcast(..)
+            | Gate::A2B(..) => WireKind::Bool,
+        }
+    }
+
+    /// Whether the gate needs communication, given the kinds of its operands: a product
+    /// of two secrets, a conversion, a truncation or an opening of a secret.
+    pub fn is_interactive(&self, kinds: impl Fn(WireId) -> WireKind) -> bool {
+        match *self {
+            Gate::Mul(a, b) | Gate::And(a, b, _) => !kinds(a).is_public() && !kinds(b).is_public(),
+            Gate::Trunc(a, _) | Gate::A2B(a, _) | Gate::B2A(a) | Gate::Open(a) => {
+                !kinds(a).is_public()
+            }
+            _ => false,
+        }
+    }
+
+    /// The width and shift fields that must lie in range, for validation.
+    pub fn widths_and_shifts(&self) -> (Option<u8>, Option<u8>) {
+        match *self {
+            Gate::Xor(_, _, w)
+            | Gate::And(_, _, w)
+            | Gate::Not(_, w)
+            | Gate::Broadcast(_, w)
+            | Gate::A2B(_, w) => (Some(w), None),
+            Gate::Shl(_, k, w) | Gate::Shr(_, k, w) | Gate::Sar(_, k, w) => (Some(w), Some(k)),
+            Gate::Trunc(_, k) => (None, Some(k)),
+            _ => (None, None),
+        }
+    }
+
+    /// The gate's value in the clear, given the values of its operands in order and, for
+    /// inputs, the input value. This is the reference semantics every protocol computes.
+    pub fn eval_clear(&self, a: u64, b: u64) -> u64 {
+        match *self {
+            Gate::Const(c) => c,
+            // Inputs and openings pass their value through `a`.
+            Gate::Input { .. } | Gate::PublicInput { .. } | Gate::Open(_) | Gate::B2A(_) => a,
+            Gate::Add(..) => a.wrapping_add(b),
+            Gate::Sub(..) => a.wrapping_sub(b),
+            Gate::Neg(_) => a.wrapping_neg(),
+            Gate::Mul(..) => a.wrapping_mul(b),
+            Gate::Trunc(_, k) => ((a as i64) >> k) as u64,
+            Gate::Xor(_, _, w) => (a ^ b) & mask(w),
+            Gate::And(_, _, w) => a & b & mask(w),
+            Gate::Not(_, w) => !a & mask(w),
+            Gate::Shl(_, k, w) => (a << k) & mask(w),
+            Gate::Shr(_, k, w) => (a >> k) & mask(w),
+            Gate::Sar(_, k, w) => {
+                let unused = 64 - u32::from(w);
+                let signed = ((a << unused) as i64) >> unused;
+                ((signed >> k) as u64) & mask(w)
+            }
+            Gate::Broadcast(_, w) => {
+                if a & 1 == 1 {
+                    mask(w)
+                } else {
+                    0
+                }
+            }
+            Gate::A2B(_, w) => a & mask(w),
+        }
+    }
+
+    /// The operation's name in the text form.
+    pub fn mnemonic(&self) -> &'static str {
+        match self {
+            Gate::Const(_) => "const",
+            Gate::Input { .. } => "input",
+            Gate::PublicInput { .. } => "public_input",
+            Gate::Add(..) => "add",
+            Gate::Sub(..) => "sub",
+            Gate::Neg(_) => "neg",
+            Gate::Mul(..) => "mul",
+            Gate::Trunc(..) => "trunc",
+            Gate::Xor(..) => "xor",
+            Gate::And(..) => "and",
+            Gate::Not(..) => "not",
+            Gate::Shl(..) => "shl",
+            Gate::Shr(..) => "shr",
+            Gate::Sar(..) => "sar",
+            Gate::Broadcast(..) => "broadcast",
+            Gate::A2B(..) => "a2b",
+            Gate::B2A(_) => "b2a",
+            Gate::Open(_) => "open",
+        }
+    }
+}
+
+/// The stable text form, one gate a line without the `wN =` prefix: mnemonic, a `.w`
+/// width suffix on Boolean gates, operands, then immediates.
+impl fmt::Display for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.mnemonic();
+        match *self {
+            Gate::Const(c) => write!(f, "{name} {c}"),
+            Gate::Input { party, index, domain } => {
+                let d = if domain == Domain::Arith { "arith" } else { "bool" };
+                write!(f, "{name} p{party}[{index}] {d}")
+            }
+            Gate::PublicInput { party, index } => write!(f, "{name} p{party}[{index}]"),
+            Gate::Add(a, b) | Gate::Sub(a, b) | Gate::Mul(a, b) => write!(f, "{name} {a} {b}"),
+            Gate::Neg(a) | Gate::B2A(a) | Gate::Open(a) => write!(f, "{name} {a}"),
+            Gate::Trunc(a, k) => write!(f, "{name} {a} {k}"),
+            Gate::Xor(a, b, w) | Gate::And(a, b, w) => write!(f, "{name}.{w} {a} {b}"),
+            Gate::Not(a, w) | Gate::Broadcast(a, w) | Gate::A2B(a, w) => write!(f, "{name}.{w} {a}"),
+            Gate::Shl(a, k, w) | Gate::Shr(a, k, w) | Gate::Sar(a, k, w) => {
+                write!(f, "{name}.{w} {a} {k}")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: WireId = WireId(0);
+
+    #[test]
+    fn boolean_results_are_masked_to_their_width() {
+        assert_eq!(Gate::Not(A, 4).eval_clear(0b0101, 0), 0b1010);
+        assert_eq!(Gate::Shl(A, 3, 8).eval_clear(0xff, 0), 0xf8);
+        assert_eq!(Gate::Shr(A, 4, 1).eval_clear(0b1_0000, 0), 1);
+        assert_eq!(Gate::Broadcast(A, 16).eval_clear(1, 0), 0xffff);
+        assert_eq!(Gate::A2B(A, 8).eval_clear(0x1234, 0), 0x34);
+    }
+
+    #[test]
+    fn arithmetic_shift_extends_the_sign_of_the_word() {
+        // -16 as an 8-bit word is 0xf0; >> 2 is -4 = 0xfc.
+        assert_eq!(Gate::Sar(A, 2, 8).eval_clear(0xf0, 0), 0xfc);
+        assert_eq!(Gate::Sar(A, 2, 8).eval_clear(0x70, 0), 0x1c);
+        assert_eq!(Gate::Sar(A, 63, 64).eval_clear(1 << 63, 0), u64::MAX);
+    }
+
+    #[test]
+    fn truncation_rounds_toward_minus_infinity() {
+        assert_eq!(Gate::Trunc(A, 16).eval_clear((-1i64) as u64, 0), u64::MAX);
+        assert_eq!(Gate::Trunc(A, 16).eval_clear(3 << 16 | 5, 0), 3);
+    }
+
+    #[test]
+    fn products_of_two_secrets_are_interactive_others_are_local() {
+        let public = |_| WireKind::Public;
+        let secret = |_| WireKind::Arith;
+        let mul = Gate::Mul(A, WireId(1));
+        assert!(mul.is_interactive(secret));
+        assert!(!mul.is_interactive(public));
+        let mixed = |w: WireId| if w == A { WireKind::Public } else { WireKind::Arith };
+        assert!(!mul.is_interactive(mixed));
+        assert!(Gate::Open(A).is_interactive(secret));
+        assert!(!Gate::Add(A, A).is_interactive(secret));
+    }
+}

@@ -1,0 +1,12 @@
+//! The contract between `mpcc` and `mpcvm`: the gate set and its clear semantics, the
+//! types of inputs and outputs, and the versioned bytecode file with its validating
+//! loader.
+#![deny(missing_docs)]
+
+pub mod format;
+pub mod gate;
+pub mod types;
+
+pub use format::{FormatError, Header, InputDesc, OutputDesc, Program, Round, FORMAT_VERSION};
+pub use gate::{mask, Domain, Gate, WireId, WireKind};
+pub use types::{Scalar, ValueType, FIX_FRAC_BITS};

@@ -1,0 +1,1106 @@
+//! The executor, the traits it drives, and the `clear` protocol.
+//!
+//! The executor ([`execute`]) walks a program's rounds in order. In each round it
+//! computes the local gates one by one, then hands the round's whole interactive batch to
+//! the protocol in one call, and after the last round it opens every output to the
+//! parties the program names. It knows nothing of any protocol: a [`Protocol`] says what
+//! a share is and how gates act on shares, and a protocol that talks to other parties
+//! does so through a [`Transport`] it owns.
+//!
+//! Registers: one per wire, indexed by wire id, in one flat `Vec<P::Share>`. Whether a
+//! wire is public or secret is fixed by the program (`Program::wire_kinds`), so a
+//! register carries no tag: a public wire's register holds the value itself, stored as
+//! the protocol chooses ([`Protocol::hold_public`]). The executor evaluates every gate
+//! whose operands are all public itself, with `Gate::eval_clear`, and calls the protocol
+//! only for gates that touch a secret.
+//!
+//! Local gates within a round may read one another, so they run in order; an
+//! interactive batch only reads wires from before it, so a protocol may spread it over
+//! threads (the clear protocol does above [`PARALLEL_BATCH`] gates).
+
+use std::fmt;
+use std::str::FromStr;
+
+use mpc_bytecode::{Gate, Program, Scalar, WireKind};
+use rayon::prelude::*;
+
+use crate::io::render_output;
+
+/// Why a run failed. Every message is one line.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VmError {
+    /// A run with zero parties.
+    #[error("a run needs at least one party")]
+    NoParties,
+    /// The program names a party the run does not have.
+    #[error("{item} names party {party}, but the run has {parties} part{} (ids 0 to {})", plural_y(*.parties), .parties.saturating_sub(1))]
+    PartyOutOfRange {
+        /// What names the party (``input `b` `` or ``output `max` ``).
+        item: String,
+        /// The party id.
+        party: u32,
+        /// The number of parties in the run.
+        parties: u32,
+    },
+    /// The number of input lists is not the number of parties.
+    #[error("inputs were given for {given} part{}, but the run has {parties}", plural_y(*.given as u32))]
+    InputLists {
+        /// Input lists given.
+        given: usize,
+        /// Parties in the run.
+        parties: u32,
+    },
+    /// A party supplies a different number of flat input values than the program reads.
+    #[error("party {party} supplies {supplied} input value(s), but the program reads {expected} from it")]
+    InputCount {
+        /// The party.
+        party: u32,
+        /// Values supplied.
+        supplied: usize,
+        /// Values the program reads.
+        expected: usize,
+    },
+    /// A protocol name that is not known.
+    #[error("unknown protocol `{0}` (available: clear)")]
+    UnknownProtocol(String),
+    /// A protocol that is planned but not available in this version.
+    #[error("protocol `{0}` is not implemented yet (available: clear)")]
+    ProtocolNotImplemented(String),
+    /// A peer disconnected, timed out or sent something malformed.
+    #[error("party {party}: {reason}")]
+    Peer {
+        /// The peer.
+        party: u32,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A protocol broke its contract with the executor (a bug, not a user error).
+    #[error("internal error in protocol `{protocol}`: {reason}")]
+    Protocol {
+        /// The protocol's name.
+        protocol: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+fn plural_y(n: u32) -> &'static str {
+    if n == 1 {
+        "y"
+    } else {
+        "ies"
+    }
+}
+
+/// One operand of a local gate, as a protocol sees it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Operand<S> {
+    /// A value every party knows.
+    Public(u64),
+    /// This party's share of a secret value.
+    Secret(S),
+}
+
+/// The secret elements of one output, to be opened to the parties that learn it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputOpening<'a, S> {
+    /// The parties that learn the output; empty means every party.
+    pub to: &'a [u32],
+    /// This party's shares of the output's secret elements, in storage order (public
+    /// elements are left out: the executor fills them in).
+    pub shares: Vec<S>,
+}
+
+/// For each output in program order, its raw values if this party learns it.
+pub type RawOutputs = Vec<Option<Vec<u64>>>;
+
+/// A way of computing on secret values, from the point of view of one party (or, for
+/// simulation, of an observer who sees all of them).
+///
+/// A secret wire is *arithmetic* (shared over Z_2^64) or *Boolean* (a word of `w` bits
+/// shared bitwise); `Program::wire_kinds` says which, and the program's validation
+/// guarantees every gate gets operands of the domain it needs. A `bool` input element is
+/// shared in the Boolean domain, every other scalar in the arithmetic domain.
+pub trait Protocol {
+    /// This party's share of one secret value. Also holds public values in registers
+    /// (see [`Protocol::hold_public`]).
+    type Share: Copy + Default + Send + Sync;
+
+    /// The protocol's name, as `--protocol` spells it.
+    fn name(&self) -> &'static str;
+
+    /// How a public value is kept in a register. This need not be a sharing of it: the
+    /// executor reads it back with [`Protocol::held_public`] and never passes such a
+    /// register to the protocol as a share.
+    fn hold_public(value: u64) -> Self::Share;
+
+    /// The public value kept in a register by [`Protocol::hold_public`].
+    fn held_public(register: Self::Share) -> u64;
+
+    /// Shares the inputs of every party, before the first round. `layout[p]` lists the
+    /// scalar type and visibility (`true` = public) of each flat input element of party
+    /// `p`; `mine` holds this party's raw values. Returns one register per element per
+    /// party: a share of a secret element, the value of a public one.
+    fn share_inputs(
+        &mut self,
+        layout: &[Vec<(Scalar, bool)>],
+        mine: &[u64],
+    ) -> Result<Vec<Vec<Self::Share>>, VmError>;
+
+    /// Computes a local gate with at least one secret operand (never `Const`, `Input` or
+    /// `PublicInput`). Unary gates get `Operand::Public(0)` as `b`.
+    fn local(&self, gate: &Gate, a: Operand<Self::Share>, b: Operand<Self::Share>) -> Self::Share;
+
+    /// Computes one round's interactive gates together: products and ANDs of two
+    /// secrets, truncations, conversions (`A2B`, `B2A`) and openings (`Open`, whose
+    /// result is public and goes in a register by [`Protocol::hold_public`]). Every
+    /// operand is secret and indexes `registers`, which holds every wire before the
+    /// batch; the result of `gates[i]` goes to `out[i]`. A protocol should send one
+    /// message per peer for the whole batch.
+    fn interactive(
+        &mut self,
+        gates: &[Gate],
+        registers: &[Self::Share],
+        out: &mut [Self::Share],
+    ) -> Result<(), VmError>;
+
+    /// Opens the outputs after the last round, each to the parties it names, in one
+    /// exchange. Returns, per opening, the values of its secret elements if this party
+    /// learns them.
+    fn open_outputs(
+        &mut self,
+        openings: &[OutputOpening<'_, Self::Share>],
+    ) -> Result<RawOutputs, VmError>;
+}
+
+/// Carries a party's messages to its peers, one framed message per peer per exchange
+/// (one exchange per round, whatever the number of gates in it).
+pub trait Transport {
+    /// This party's id.
+    fn party(&self) -> u32;
+
+    /// The number of parties, this one included.
+    fn parties(&self) -> u32;
+
+    /// Sends `outgoing[p]` to every peer `p` (the entry for this party is ignored) and
+    /// returns the message each peer sent this party in the same exchange (an empty one
+    /// for this party). A lost or misbehaving peer is a [`VmError::Peer`].
+    fn exchange(&mut self, outgoing: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, VmError>;
+}
+
+/// Runs `program` with `protocol` for one party whose raw inputs are `my_inputs`, and
+/// returns the outputs this party learns.
+///
+/// `program` must be valid (as `Program::decode` and `Program::new` return it): wires
+/// are indexed without further checks, so an unvalidated program may panic.
+pub fn execute<P: Protocol>(
+    program: &Program,
+    protocol: &mut P,
+    my_inputs: &[u64],
+) -> Result<RawOutputs, VmError> {
+    let kinds = program.wire_kinds();
+    let layout = program.input_layout();
+    let inputs = protocol.share_inputs(&layout, my_inputs)?;
+    let shaped =
+        inputs.len() == layout.len() && inputs.iter().zip(&layout).all(|(i, l)| i.len() == l.len());
+    if !shaped {
+        return Err(protocol_bug(
+            protocol,
+            "shared inputs do not match the input layout",
+        ));
+    }
+
+    let mut registers: Vec<P::Share> = Vec::with_capacity(kinds.len());
+    for round in &program.rounds {
+        for gate in &round.local {
+            let value = match *gate {
+                Gate::Const(c) => P::hold_public(c),
+                Gate::Input { party, index, .. } | Gate::PublicInput { party, index } => {
+                    inputs[party as usize][index as usize]
+                }
+                _ => local_gate(protocol, gate, &registers, &kinds),
+            };
+            registers.push(value);
+        }
+        if !round.interactive.is_empty() {
+            let start = registers.len();
+            registers.resize(start + round.interactive.len(), P::Share::default());
+            let (before, batch) = registers.split_at_mut(start);
+            protocol.interactive(&round.interactive, before, batch)?;
+        }
+    }
+
+    let outputs = &program.header.outputs;
+    let openings: Vec<_> = outputs
+        .iter()
+        .map(|out| OutputOpening {
+            to: &out.to,
+            shares: out
+                .wires
+                .iter()
+                .filter(|w| !kinds[w.index()].is_public())
+                .map(|w| registers[w.index()])
+                .collect(),
+        })
+        .collect();
+    let opened = protocol.open_outputs(&openings)?;
+    if opened.len() != outputs.len() {
+        return Err(protocol_bug(
+            protocol,
+            "opened a different number of outputs than asked",
+        ));
+    }
+    outputs
+        .iter()
+        .zip(opened)
+        .map(|(out, secrets)| {
+            let Some(secrets) = secrets else {
+                return Ok(None);
+            };
+            let mut secrets = secrets.into_iter();
+            let mut values = Vec::with_capacity(out.wires.len());
+            for w in &out.wires {
+                let value = if kinds[w.index()].is_public() {
+                    Some(P::held_public(registers[w.index()]))
+                } else {
+                    secrets.next()
+                };
+                values.push(value.ok_or_else(|| protocol_bug(protocol, "opened too few values"))?);
+            }
+            if secrets.next().is_some() {
+                return Err(protocol_bug(protocol, "opened too many values"));
+            }
+            Ok(Some(values))
+        })
+        .collect()
+}
+
+/// A local gate that is not an input or a constant: computed here when every operand is
+/// public, by the protocol otherwise.
+#[inline]
+fn local_gate<P: Protocol>(
+    protocol: &P,
+    gate: &Gate,
+    registers: &[P::Share],
+    kinds: &[WireKind],
+) -> P::Share {
+    let load = |w: mpc_bytecode::WireId| {
+        let r = registers[w.index()];
+        if kinds[w.index()].is_public() {
+            Operand::Public(P::held_public(r))
+        } else {
+            Operand::Secret(r)
+        }
+    };
+    let mut operands = gate.operands();
+    let a = operands.next().map_or(Operand::Public(0), load);
+    let b = operands.next().map_or(Operand::Public(0), load);
+    match (a, b) {
+        (Operand::Public(x), Operand::Public(y)) => P::hold_public(gate.eval_clear(x, y)),
+        _ => protocol.local(gate, a, b),
+    }
+}
+
+fn protocol_bug<P: Protocol>(protocol: &P, reason: &str) -> VmError {
+    VmError::Protocol {
+        protocol: protocol.name(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Interactive batches at least this large are evaluated on all cores by the clear
+/// protocol; below it, starting threads costs more than it saves.
+pub const PARALLEL_BATCH: usize = 1 << 14;
+
+/// The `clear` protocol: no secrecy at all, every value is plain, every gate is
+/// `Gate::eval_clear`. It is the reference the other protocols must agree with.
+///
+/// This version plays an observer who knows every party's inputs and learns every
+/// output, which is what [`simulate`] needs; it sends nothing.
+#[derive(Clone, Debug)]
+pub struct ClearProtocol {
+    inputs: Vec<Vec<u64>>,
+}
+
+impl ClearProtocol {
+    /// The observer that knows `inputs[p]`, the raw inputs of each party `p`.
+    pub fn omniscient(inputs: Vec<Vec<u64>>) -> Self {
+        ClearProtocol { inputs }
+    }
+}
+
+impl Protocol for ClearProtocol {
+    type Share = u64;
+
+    fn name(&self) -> &'static str {
+        "clear"
+    }
+
+    fn hold_public(value: u64) -> u64 {
+        value
+    }
+
+    fn held_public(register: u64) -> u64 {
+        register
+    }
+
+    /// Ignores `mine`: the observer already knows every party's inputs.
+    fn share_inputs(
+        &mut self,
+        layout: &[Vec<(Scalar, bool)>],
+        _mine: &[u64],
+    ) -> Result<Vec<Vec<u64>>, VmError> {
+        check_input_counts(layout, &self.inputs)?;
+        let mut shared: Vec<Vec<u64>> = layout
+            .iter()
+            .zip(&self.inputs)
+            .map(|(slots, values)| {
+                // Keep only the bits of each value's width, so that a Boolean input is
+                // a clean word of width 1 whatever the caller passed.
+                slots
+                    .iter()
+                    .zip(values)
+                    .map(|((s, _), v)| v & mpc_bytecode::mask(s.bits()))
+                    .collect()
+            })
+            .collect();
+        shared.resize(layout.len(), Vec::new());
+        Ok(shared)
+    }
+
+    #[inline]
+    fn local(&self, gate: &Gate, a: Operand<u64>, b: Operand<u64>) -> u64 {
+        let value = |o| match o {
+            Operand::Public(v) | Operand::Secret(v) => v,
+        };
+        gate.eval_clear(value(a), value(b))
+    }
+
+    fn interactive(
+        &mut self,
+        gates: &[Gate],
+        registers: &[u64],
+        out: &mut [u64],
+    ) -> Result<(), VmError> {
+        let eval = |(gate, out): (&Gate, &mut u64)| {
+            let mut operands = gate.operands().map(|w| registers[w.index()]);
+            let a = operands.next().unwrap_or(0);
+            let b = operands.next().unwrap_or(0);
+            *out = gate.eval_clear(a, b);
+        };
+        if gates.len() >= PARALLEL_BATCH {
+            gates.par_iter().zip(out.par_iter_mut()).for_each(eval);
+        } else {
+            gates.iter().zip(out.iter_mut()).for_each(eval);
+        }
+        Ok(())
+    }
+
+    /// The observer learns every output.
+    fn open_outputs(&mut self, openings: &[OutputOpening<'_, u64>]) -> Result<RawOutputs, VmError> {
+        Ok(openings.iter().map(|o| Some(o.shares.clone())).collect())
+    }
+}
+
+/// Checks that party `p` supplies exactly `layout[p].len()` values, and parties past the
+/// layout (which the program reads nothing from) none.
+fn check_input_counts(layout: &[Vec<(Scalar, bool)>], inputs: &[Vec<u64>]) -> Result<(), VmError> {
+    for (party, values) in inputs.iter().enumerate() {
+        let expected = layout.get(party).map_or(0, Vec::len);
+        if values.len() != expected {
+            return Err(VmError::InputCount {
+                party: party as u32,
+                supplied: values.len(),
+                expected,
+            });
+        }
+    }
+    if let Some(missing) = layout
+        .iter()
+        .enumerate()
+        .skip(inputs.len())
+        .find(|(_, l)| !l.is_empty())
+    {
+        return Err(VmError::InputCount {
+            party: missing.0 as u32,
+            supplied: 0,
+            expected: missing.1.len(),
+        });
+    }
+    Ok(())
+}
+
+/// The protocols a run can use.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProtocolKind {
+    /// No secrecy: every party computes on plain values. For debugging and as the
+    /// reference semantics.
+    Clear,
+}
+
+impl ProtocolKind {
+    /// The name `--protocol` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtocolKind::Clear => "clear",
+        }
+    }
+}
+
+impl fmt::Display for ProtocolKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ProtocolKind {
+    type Err = VmError;
+
+    fn from_str(s: &str) -> Result<Self, VmError> {
+        match s {
+            "clear" => Ok(ProtocolKind::Clear),
+            "rep3" => Err(VmError::ProtocolNotImplemented(s.to_string())),
+            _ => Err(VmError::UnknownProtocol(s.to_string())),
+        }
+    }
+}
+
+/// The outputs one party receives, `(name, value)` in program order.
+pub type PartyOutputs = Vec<(String, serde_json::Value)>;
+
+/// Checks that every party the program names is below `parties`.
+pub fn check_parties(program: &Program, parties: u32) -> Result<(), VmError> {
+    if parties == 0 {
+        return Err(VmError::NoParties);
+    }
+    let out_of_range = |item: String, party: u32| VmError::PartyOutOfRange {
+        item,
+        party,
+        parties,
+    };
+    if let Some(input) = program.header.inputs.iter().find(|i| i.party >= parties) {
+        return Err(out_of_range(format!("input `{}`", input.name), input.party));
+    }
+    for output in &program.header.outputs {
+        if let Some(&party) = output.to.iter().find(|&&p| p >= parties) {
+            return Err(out_of_range(format!("output `{}`", output.name), party));
+        }
+    }
+    Ok(())
+}
+
+/// Runs every party of `program` in this process. `inputs[p]` holds the raw inputs of
+/// party `p` (as `io::parse_all_inputs` returns them), one list per party. Returns, per
+/// party, the outputs it receives; a party that receives nothing gets an empty list.
+pub fn simulate(
+    program: &Program,
+    protocol: ProtocolKind,
+    parties: u32,
+    inputs: &[Vec<u64>],
+) -> Result<Vec<PartyOutputs>, VmError> {
+    check_parties(program, parties)?;
+    if inputs.len() != parties as usize {
+        return Err(VmError::InputLists {
+            given: inputs.len(),
+            parties,
+        });
+    }
+    check_input_counts(&program.input_layout(), inputs)?;
+    let raw = match protocol {
+        // Every party of the clear protocol computes the same values, so one evaluation
+        // stands for all of them.
+        ProtocolKind::Clear => execute(
+            program,
+            &mut ClearProtocol::omniscient(inputs.to_vec()),
+            &[],
+        )?,
+    };
+    let outputs = &program.header.outputs;
+    let rendered = outputs
+        .iter()
+        .zip(&raw)
+        .map(|(desc, values)| {
+            let values = values.as_deref().ok_or_else(|| VmError::Protocol {
+                protocol: protocol.name(),
+                reason: format!("the simulation did not learn output `{}`", desc.name),
+            })?;
+            Ok(render_output(desc, values))
+        })
+        .collect::<Result<Vec<_>, VmError>>()?;
+    Ok((0..parties)
+        .map(|party| {
+            outputs
+                .iter()
+                .zip(&rendered)
+                .filter(|(desc, _)| desc.is_for(party))
+                .map(|(desc, value)| (desc.name.clone(), value.clone()))
+                .collect()
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use mpc_bytecode::{Domain, Header, InputDesc, OutputDesc, Round, ValueType, WireId};
+    use serde_json::json;
+
+    use super::*;
+    use crate::io::parse_all_inputs;
+
+    const SINT: ValueType = ValueType::Scalar(Scalar::Int {
+        bits: 64,
+        signed: true,
+    });
+    const SBOOL: ValueType = ValueType::Scalar(Scalar::Bool);
+    const SUINT8: ValueType = ValueType::Scalar(Scalar::Int {
+        bits: 8,
+        signed: false,
+    });
+    const SFIX: ValueType = ValueType::Scalar(Scalar::Fix);
+    const ARITH: Domain = Domain::Arith;
+
+    fn w(i: u32) -> WireId {
+        WireId(i)
+    }
+
+    fn input(party: u32, name: &str, ty: ValueType) -> InputDesc {
+        InputDesc {
+            party,
+            name: name.into(),
+            ty,
+            public: false,
+        }
+    }
+
+    fn output(name: &str, ty: ValueType, to: Vec<u32>, wires: Vec<u32>) -> OutputDesc {
+        OutputDesc {
+            name: name.into(),
+            ty,
+            to,
+            wires: wires.into_iter().map(WireId).collect(),
+        }
+    }
+
+    fn round(local: Vec<Gate>, interactive: Vec<Gate>) -> Round {
+        Round { local, interactive }
+    }
+
+    fn program(inputs: Vec<InputDesc>, outputs: Vec<OutputDesc>, rounds: Vec<Round>) -> Program {
+        let header = Header {
+            compiler_version: "test".into(),
+            target: "any".into(),
+            body_hash: [0; 32],
+            num_wires: 0,
+            num_rounds: 0,
+            inputs,
+            outputs,
+        };
+        Program::new(header, rounds).expect("test programs are valid")
+    }
+
+    /// `output(a * b + 1)` with `a` from party 0 and `b` from party 1.
+    fn mul_add() -> Program {
+        program(
+            vec![input(0, "a", SINT), input(1, "b", SINT)],
+            vec![output("out0", SINT, vec![], vec![4])],
+            vec![
+                round(
+                    vec![
+                        Gate::Input {
+                            party: 0,
+                            index: 0,
+                            domain: ARITH,
+                        },
+                        Gate::Input {
+                            party: 1,
+                            index: 0,
+                            domain: ARITH,
+                        },
+                        Gate::Const(1),
+                    ],
+                    vec![Gate::Mul(w(0), w(1))],
+                ),
+                round(vec![Gate::Add(w(3), w(2))], vec![]),
+            ],
+        )
+    }
+
+    fn run(
+        program: &Program,
+        parties: u32,
+        inputs: serde_json::Value,
+    ) -> Result<Vec<PartyOutputs>, VmError> {
+        let raw = parse_all_inputs(program, parties, &inputs).expect("test inputs parse");
+        simulate(program, ProtocolKind::Clear, parties, &raw)
+    }
+
+    fn named(pairs: &[(&str, serde_json::Value)]) -> PartyOutputs {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_product_plus_one_reaches_every_party() {
+        let outputs = run(&mul_add(), 3, json!({"0": [6], "1": [-7]})).unwrap();
+        let expected = named(&[("out0", json!(-41))]);
+        assert_eq!(outputs, vec![expected.clone(), expected.clone(), expected]);
+    }
+
+    #[test]
+    fn products_wrap_modulo_2_to_the_64() {
+        let outputs = run(&mul_add(), 2, json!({"0": [i64::MAX], "1": [2]})).unwrap();
+        assert_eq!(outputs[0], named(&[("out0", json!(-1))]));
+    }
+
+    #[test]
+    fn outputs_go_only_to_the_parties_they_name() {
+        // x = a + b to party 1, y = a - b to parties 0 and 2, z = a to everyone.
+        let p = program(
+            vec![input(0, "a", SINT), input(1, "b", SINT)],
+            vec![
+                output("x", SINT, vec![1], vec![2]),
+                output("y", SINT, vec![0, 2], vec![3]),
+                output("z", SINT, vec![], vec![0]),
+            ],
+            vec![round(
+                vec![
+                    Gate::Input {
+                        party: 0,
+                        index: 0,
+                        domain: ARITH,
+                    },
+                    Gate::Input {
+                        party: 1,
+                        index: 0,
+                        domain: ARITH,
+                    },
+                    Gate::Add(w(0), w(1)),
+                    Gate::Sub(w(0), w(1)),
+                ],
+                vec![],
+            )],
+        );
+        let outputs = run(&p, 4, json!({"0": [10], "1": [3]})).unwrap();
+        assert_eq!(outputs[0], named(&[("y", json!(7)), ("z", json!(10))]));
+        assert_eq!(outputs[1], named(&[("x", json!(13)), ("z", json!(10))]));
+        assert_eq!(outputs[2], named(&[("y", json!(7)), ("z", json!(10))]));
+        assert_eq!(outputs[3], named(&[("z", json!(10))]));
+    }
+
+    #[test]
+    fn a_party_that_receives_nothing_gets_an_empty_list() {
+        let p = program(
+            vec![input(0, "a", SINT)],
+            vec![output("mine", SINT, vec![0], vec![0])],
+            vec![round(
+                vec![Gate::Input {
+                    party: 0,
+                    index: 0,
+                    domain: ARITH,
+                }],
+                vec![],
+            )],
+        );
+        let outputs = run(&p, 2, json!({"0": [5]})).unwrap();
+        assert_eq!(outputs, vec![named(&[("mine", json!(5))]), vec![]]);
+    }
+
+    #[test]
+    fn a_public_input_times_a_secret_is_computed_locally() {
+        // k is public; k * a and k + k are local (no interactive gate in the program).
+        let mut k = input(1, "k", SINT);
+        k.public = true;
+        let p = program(
+            vec![input(0, "a", SINT), k],
+            vec![
+                output("ka", SINT, vec![], vec![2]),
+                output("kk", SINT, vec![], vec![3]),
+            ],
+            vec![round(
+                vec![
+                    Gate::Input {
+                        party: 0,
+                        index: 0,
+                        domain: ARITH,
+                    },
+                    Gate::PublicInput { party: 1, index: 0 },
+                    Gate::Mul(w(1), w(0)),
+                    Gate::Add(w(1), w(1)),
+                ],
+                vec![],
+            )],
+        );
+        let outputs = run(&p, 2, json!({"0": [-4], "1": [25]})).unwrap();
+        assert_eq!(outputs[1], named(&[("ka", json!(-100)), ("kk", json!(50))]));
+    }
+
+    #[test]
+    fn boolean_gates_on_secret_bits() {
+        // and = a & b (interactive), xor = a ^ b, nand = ~(a & b).
+        let bit = |party, name| input(party, name, SBOOL);
+        let bool_in = |party| Gate::Input {
+            party,
+            index: 0,
+            domain: Domain::Bool,
+        };
+        let p = program(
+            vec![bit(0, "a"), bit(1, "b")],
+            vec![
+                output("and", SBOOL, vec![], vec![3]),
+                output("xor", SBOOL, vec![], vec![2]),
+                output("nand", SBOOL, vec![], vec![4]),
+            ],
+            vec![
+                round(
+                    vec![bool_in(0), bool_in(1), Gate::Xor(w(0), w(1), 1)],
+                    vec![Gate::And(w(0), w(1), 1)],
+                ),
+                round(vec![Gate::Not(w(3), 1)], vec![]),
+            ],
+        );
+        for (a, b) in [(false, false), (false, true), (true, false), (true, true)] {
+            let outputs = run(&p, 2, json!({"0": [a], "1": [b]})).unwrap();
+            let expected = named(&[
+                ("and", json!(a && b)),
+                ("xor", json!(a ^ b)),
+                ("nand", json!(!(a && b))),
+            ]);
+            assert_eq!(outputs[0], expected, "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn conversions_between_domains() {
+        // and = B2A(A2B(x, 8) & A2B(y, 8)), xor likewise with ^, over 8-bit words.
+        let p = program(
+            vec![input(0, "x", SUINT8), input(1, "y", SUINT8)],
+            vec![
+                output("and", SUINT8, vec![], vec![6]),
+                output("xor", SUINT8, vec![], vec![7]),
+            ],
+            vec![
+                round(
+                    vec![
+                        Gate::Input {
+                            party: 0,
+                            index: 0,
+                            domain: ARITH,
+                        },
+                        Gate::Input {
+                            party: 1,
+                            index: 0,
+                            domain: ARITH,
+                        },
+                    ],
+                    vec![Gate::A2B(w(0), 8), Gate::A2B(w(1), 8)],
+                ),
+                round(vec![], vec![Gate::And(w(2), w(3), 8)]),
+                round(vec![Gate::Xor(w(2), w(3), 8)], vec![Gate::B2A(w(4))]),
+                round(vec![], vec![Gate::B2A(w(5))]),
+            ],
+        );
+        let outputs = run(&p, 2, json!({"0": [200], "1": [100]})).unwrap();
+        assert_eq!(
+            outputs[0],
+            named(&[("and", json!(200 & 100)), ("xor", json!(200 ^ 100))])
+        );
+    }
+
+    #[test]
+    fn fixed_point_products_are_truncated() {
+        let p = program(
+            vec![input(0, "a", SFIX), input(1, "b", SFIX)],
+            vec![output("ab", SFIX, vec![], vec![3])],
+            vec![
+                round(
+                    vec![
+                        Gate::Input {
+                            party: 0,
+                            index: 0,
+                            domain: ARITH,
+                        },
+                        Gate::Input {
+                            party: 1,
+                            index: 0,
+                            domain: ARITH,
+                        },
+                    ],
+                    vec![Gate::Mul(w(0), w(1))],
+                ),
+                round(vec![], vec![Gate::Trunc(w(2), 16)]),
+            ],
+        );
+        let outputs = run(&p, 2, json!({"0": [1.5], "1": [-2.25]})).unwrap();
+        assert_eq!(outputs[0], named(&[("ab", json!(-3.375))]));
+    }
+
+    #[test]
+    fn an_output_mixes_public_and_secret_elements() {
+        // [5, a, open(a) + 1]: a constant, a secret, and a value computed after reveal.
+        let p = program(
+            vec![input(0, "a", SINT)],
+            vec![output(
+                "v",
+                ValueType::Array(Box::new(SINT), 3),
+                vec![],
+                vec![1, 0, 4],
+            )],
+            vec![
+                round(
+                    vec![
+                        Gate::Input {
+                            party: 0,
+                            index: 0,
+                            domain: ARITH,
+                        },
+                        Gate::Const(5),
+                    ],
+                    vec![Gate::Open(w(0))],
+                ),
+                round(vec![Gate::Const(1), Gate::Add(w(2), w(3))], vec![]),
+            ],
+        );
+        let outputs = run(&p, 1, json!({"0": [41]})).unwrap();
+        assert_eq!(outputs[0], named(&[("v", json!([5, 41, 42]))]));
+    }
+
+    #[test]
+    fn too_few_parties_name_the_party_out_of_range() {
+        let err = run(&mul_add(), 1, json!({"0": [1]})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "input `b` names party 1, but the run has 1 party (ids 0 to 0)"
+        );
+        let to_party_2 = program(
+            vec![],
+            vec![output("c", SINT, vec![0, 2], vec![0])],
+            vec![round(vec![Gate::Const(1)], vec![])],
+        );
+        let err = simulate(&to_party_2, ProtocolKind::Clear, 2, &[vec![], vec![]]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "output `c` names party 2, but the run has 2 parties (ids 0 to 1)"
+        );
+        assert_eq!(
+            simulate(&to_party_2, ProtocolKind::Clear, 0, &[]),
+            Err(VmError::NoParties)
+        );
+    }
+
+    #[test]
+    fn inputs_must_match_the_program_s_layout() {
+        let p = mul_add();
+        let err = simulate(&p, ProtocolKind::Clear, 2, &[vec![1]]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "inputs were given for 1 party, but the run has 2"
+        );
+        let err = simulate(&p, ProtocolKind::Clear, 2, &[vec![1], vec![]]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "party 1 supplies 0 input value(s), but the program reads 1 from it"
+        );
+        let err = simulate(&p, ProtocolKind::Clear, 3, &[vec![1], vec![2], vec![3]]).unwrap_err();
+        assert_eq!(
+            err,
+            VmError::InputCount {
+                party: 2,
+                supplied: 1,
+                expected: 0
+            }
+        );
+    }
+
+    #[test]
+    fn the_clear_protocol_keeps_only_each_input_s_width() {
+        // A Boolean input must be a clean 1-bit word even if the caller passed more bits.
+        let p = program(
+            vec![input(0, "a", SBOOL)],
+            vec![output("na", SBOOL, vec![], vec![1])],
+            vec![round(
+                vec![
+                    Gate::Input {
+                        party: 0,
+                        index: 0,
+                        domain: Domain::Bool,
+                    },
+                    Gate::Not(w(0), 1),
+                ],
+                vec![],
+            )],
+        );
+        let raw = execute(&p, &mut ClearProtocol::omniscient(vec![vec![3]]), &[]).unwrap();
+        assert_eq!(raw, vec![Some(vec![0])]);
+    }
+
+    #[test]
+    fn large_batches_give_the_same_results_on_all_cores() {
+        let n = PARALLEL_BATCH as u32 + 3;
+        let ty = ValueType::Array(Box::new(SINT), n);
+        let inputs = (0..n)
+            .map(|i| Gate::Input {
+                party: 0,
+                index: i,
+                domain: ARITH,
+            })
+            .collect();
+        let squares = (0..n).map(|i| Gate::Mul(w(i), w(i))).collect();
+        let p = program(
+            vec![input(0, "xs", ty.clone())],
+            vec![output("squares", ty, vec![], (n..2 * n).collect())],
+            vec![round(inputs, squares)],
+        );
+        let xs: Vec<u64> = (0..u64::from(n))
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .collect();
+        let raw = execute(&p, &mut ClearProtocol::omniscient(vec![xs.clone()]), &[]).unwrap();
+        let expected: Vec<u64> = xs.iter().map(|x| x.wrapping_mul(*x)).collect();
+        assert_eq!(raw, vec![Some(expected)]);
+    }
+
+    /// The clear protocol, recording what the executor asks of it.
+    #[derive(Default)]
+    struct Recording {
+        local_calls: std::cell::Cell<usize>,
+        batches: Vec<usize>,
+        opened: Vec<(Vec<u32>, usize)>,
+        drop_an_opened_value: bool,
+    }
+
+    impl Protocol for Recording {
+        type Share = u64;
+
+        fn name(&self) -> &'static str {
+            "recording"
+        }
+
+        fn hold_public(value: u64) -> u64 {
+            value
+        }
+
+        fn held_public(register: u64) -> u64 {
+            register
+        }
+
+        fn share_inputs(
+            &mut self,
+            layout: &[Vec<(Scalar, bool)>],
+            mine: &[u64],
+        ) -> Result<Vec<Vec<u64>>, VmError> {
+            // Every party supplies `mine`, so the test needs only one list.
+            Ok(layout.iter().map(|l| mine[..l.len()].to_vec()).collect())
+        }
+
+        fn local(&self, gate: &Gate, a: Operand<u64>, b: Operand<u64>) -> u64 {
+            self.local_calls.set(self.local_calls.get() + 1);
+            ClearProtocol::omniscient(vec![]).local(gate, a, b)
+        }
+
+        fn interactive(
+            &mut self,
+            gates: &[Gate],
+            registers: &[u64],
+            out: &mut [u64],
+        ) -> Result<(), VmError> {
+            self.batches.push(gates.len());
+            ClearProtocol::omniscient(vec![]).interactive(gates, registers, out)
+        }
+
+        fn open_outputs(
+            &mut self,
+            openings: &[OutputOpening<'_, u64>],
+        ) -> Result<RawOutputs, VmError> {
+            self.opened = openings
+                .iter()
+                .map(|o| (o.to.to_vec(), o.shares.len()))
+                .collect();
+            Ok(openings
+                .iter()
+                .map(|o| {
+                    let mut values = o.shares.clone();
+                    if self.drop_an_opened_value {
+                        values.pop();
+                    }
+                    // Like a real party 0: it learns only what is addressed to it.
+                    (o.to.is_empty() || o.to.contains(&0)).then_some(values)
+                })
+                .collect())
+        }
+    }
+
+    #[test]
+    fn the_executor_calls_the_protocol_once_per_batch_and_only_for_secrets() {
+        // Round 1: c = 2 + 3 (public, not the protocol's business), s = a + c (local,
+        // secret), then a batch of two products. Round 2: one product.
+        let p = program(
+            vec![input(0, "a", SINT), input(0, "b", SINT)],
+            vec![
+                output("m", SINT, vec![1], vec![7]),
+                output(
+                    "pair",
+                    ValueType::Array(Box::new(SINT), 2),
+                    vec![],
+                    vec![4, 2],
+                ),
+            ],
+            vec![
+                round(
+                    vec![
+                        Gate::Input {
+                            party: 0,
+                            index: 0,
+                            domain: ARITH,
+                        },
+                        Gate::Input {
+                            party: 0,
+                            index: 1,
+                            domain: ARITH,
+                        },
+                        Gate::Const(2),
+                        Gate::Const(3),
+                        Gate::Add(w(2), w(3)),
+                        Gate::Add(w(0), w(4)),
+                    ],
+                    vec![Gate::Mul(w(0), w(1)), Gate::Mul(w(5), w(1))],
+                ),
+                round(vec![], vec![Gate::Mul(w(6), w(6))]),
+            ],
+        );
+        let mut protocol = Recording::default();
+        let raw = execute(&p, &mut protocol, &[3, 4]).unwrap();
+        assert_eq!(protocol.local_calls.get(), 1);
+        assert_eq!(protocol.batches, vec![2, 1]);
+        // `pair` is [5, 2] with both elements public: nothing secret to open.
+        assert_eq!(protocol.opened, vec![(vec![1], 1), (vec![], 0)]);
+        assert_eq!(raw, vec![None, Some(vec![5, 2])]);
+    }
+
+    #[test]
+    fn a_protocol_that_opens_too_few_values_is_an_error_not_a_panic() {
+        let mut protocol = Recording {
+            drop_an_opened_value: true,
+            ..Recording::default()
+        };
+        let err = execute(&mul_add(), &mut protocol, &[1]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "internal error in protocol `recording`: opened too few values"
+        );
+    }
+
+    #[test]
+    fn protocols_are_chosen_by_name() {
+        assert_eq!("clear".parse::<ProtocolKind>(), Ok(ProtocolKind::Clear));
+        assert_eq!(ProtocolKind::Clear.to_string(), "clear");
+        let err = "rep3".parse::<ProtocolKind>().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "protocol `rep3` is not implemented yet (available: clear)"
+        );
+        let err = "shamir".parse::<ProtocolKind>().unwrap_err().to_string();
+        assert_eq!(err, "unknown protocol `shamir` (available: clear)");
+    }
+}

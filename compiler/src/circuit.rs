@@ -216,12 +216,18 @@ impl CircuitBuilder {
         if let Some(w) = self.simplify(gate) {
             return w;
         }
-        if let Some(&w) = self.dedup.get(&gate) {
-            return w;
+        if matches!(gate, Gate::Input { .. } | Gate::PublicInput { .. }) {
+            // Each input element is read once by construction: nothing to share.
+            return self.push_unchecked(gate);
         }
-        let w = self.push_unchecked(gate);
-        self.dedup.insert(gate, w);
-        w
+        let next = WireId::from_index(self.circuit.gates.len());
+        match self.dedup.entry(gate) {
+            std::collections::hash_map::Entry::Occupied(e) => *e.get(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(next);
+                self.push_unchecked(gate)
+            }
+        }
     }
 
     /// Adds `gate` as it is, without simplifying or sharing. Passes that rebuild a
@@ -253,9 +259,14 @@ impl CircuitBuilder {
 
     /// Folds constants and applies identities; `Some` when no new gate is needed.
     fn simplify(&mut self, gate: Gate) -> Option<WireId> {
-        let c = |w: WireId| self.const_value(w);
+        if matches!(gate, Gate::Const(_) | Gate::Input { .. } | Gate::PublicInput { .. }) {
+            return None;
+        }
+        // The one-byte kind table is checked first: most operands are secret, and then
+        // the (much larger) gate table is never touched.
+        let c = |w: WireId| if self.kind(w).is_public() { self.const_value(w) } else { None };
         let all_const = gate.operands().all(|w| c(w).is_some());
-        if all_const && !matches!(gate, Gate::Const(_) | Gate::Input { .. } | Gate::PublicInput { .. }) {
+        if all_const {
             let mut ops = gate.operands().map(|w| c(w).unwrap_or(0));
             let (a, b) = (ops.next().unwrap_or(0), ops.next().unwrap_or(0));
             return Some(self.constant(gate.eval_clear(a, b)));

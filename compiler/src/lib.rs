@@ -32,11 +32,13 @@ pub const COMPILER_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct Options {
     /// Run the optimization pipeline (off: only what correctness needs).
     pub optimize: bool,
+    /// Print the time each phase takes to standard error.
+    pub timings: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { optimize: true }
+        Options { optimize: true, timings: false }
     }
 }
 
@@ -110,7 +112,24 @@ fn compile(sources: SourceMap, file: FileId, opts: &Options) -> Result<Compiled,
     worker.join().unwrap_or_else(|_| Err(CompileError::Io("the compiler crashed (this is a bug in mpcc)".into())))
 }
 
+/// Prints how long each phase took when `--timings` asks for it.
+struct PhaseTimer {
+    enabled: bool,
+    last: std::time::Instant,
+}
+
+impl PhaseTimer {
+    fn lap(&mut self, phase: &str, gates: usize) {
+        if self.enabled {
+            let now = std::time::Instant::now();
+            eprintln!("{phase:<12} {:>8.3} s  {gates} gates", (now - self.last).as_secs_f64());
+            self.last = now;
+        }
+    }
+}
+
 fn compile_on_this_thread(sources: SourceMap, file: FileId, opts: &Options) -> Result<Compiled, CompileError> {
+    let mut timer = PhaseTimer { enabled: opts.timings, last: std::time::Instant::now() };
     let text = sources.get(file).text.clone();
     let module = match syntax::parse(file, &text) {
         Ok(m) => m,
@@ -121,6 +140,7 @@ fn compile_on_this_thread(sources: SourceMap, file: FileId, opts: &Options) -> R
         Ok(c) => c,
         Err(diags) => return Err(CompileError::Program(sources, diags)),
     };
+    timer.lap("elaborate", circuit.len());
     let passes = if opts.optimize { opt::default_pipeline() } else { opt::minimal_pipeline() };
     let circuit = match opt::run_pipeline(circuit, &passes) {
         Ok(c) => c,
@@ -129,6 +149,7 @@ fn compile_on_this_thread(sources: SourceMap, file: FileId, opts: &Options) -> R
             return Err(CompileError::Program(sources, vec![d]));
         }
     };
+    timer.lap("optimize", circuit.len());
     let program = match emit(&circuit) {
         Ok(p) => p,
         Err(e) => {
@@ -136,6 +157,7 @@ fn compile_on_this_thread(sources: SourceMap, file: FileId, opts: &Options) -> R
             return Err(CompileError::Program(sources, vec![d]));
         }
     };
+    timer.lap("emit", circuit.len());
     Ok(Compiled { sources, circuit, program })
 }
 

@@ -42,6 +42,12 @@ pub enum VmError {
         /// The number of parties in the run.
         parties: u32,
     },
+    /// More parties than a program can name.
+    #[error("a run has at most {max} parties, not {parties}", max = mpc_bytecode::format::MAX_PARTIES)]
+    TooManyParties {
+        /// The number asked for.
+        parties: u32,
+    },
     /// The number of input lists is not the number of parties.
     #[error("inputs were given for {given} part{}, but the run has {parties}", plural_y(*.given as u32))]
     InputLists {
@@ -474,6 +480,11 @@ pub fn check_parties(program: &Program, parties: u32) -> Result<(), VmError> {
     if parties == 0 {
         return Err(VmError::NoParties);
     }
+    // Party ids in a program are below MAX_PARTIES, so more parties would only idle; the
+    // cap keeps per-party tables small.
+    if parties > mpc_bytecode::format::MAX_PARTIES {
+        return Err(VmError::TooManyParties { parties });
+    }
     let out_of_range = |item: String, party: u32| VmError::PartyOutOfRange {
         item,
         party,
@@ -887,6 +898,11 @@ mod tests {
         assert_eq!(
             simulate(&to_party_2, ProtocolKind::Clear, 0, &[]),
             Err(VmError::NoParties)
+        );
+        let err = simulate(&to_party_2, ProtocolKind::Clear, u32::MAX, &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("a run has at most 65536 parties, not {}", u32::MAX)
         );
     }
 

@@ -47,6 +47,12 @@ pub enum InputError {
         /// The number of parties in the run.
         parties: u32,
     },
+    /// More parties than a program can name.
+    #[error("a run has at most {max} parties, not {parties}", max = mpc_bytecode::format::MAX_PARTIES)]
+    TooManyParties {
+        /// The number asked for.
+        parties: u32,
+    },
     /// A party's inputs are not a JSON list.
     #[error("party {party}: the inputs must be a JSON list with one item per input the program reads from party {party}, got {got}")]
     NotAList {
@@ -227,6 +233,9 @@ pub fn parse_all_inputs(
     parties: u32,
     all: &Value,
 ) -> Result<Vec<Vec<u64>>, InputError> {
+    if parties > mpc_bytecode::format::MAX_PARTIES {
+        return Err(InputError::TooManyParties { parties });
+    }
     let Value::Object(map) = all else {
         return Err(InputError::NotAnObject { got: describe(all) });
     };
@@ -812,6 +821,10 @@ mod tests {
                 "{key}"
             );
         }
+        let err = parse_all_inputs(&program, 70_000, &json!({}))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "a run has at most 65536 parties, not 70000");
         let err = parse_all_inputs(&program, 3, &json!([[1]]))
             .unwrap_err()
             .to_string();

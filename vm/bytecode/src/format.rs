@@ -138,7 +138,9 @@ impl Program {
     pub fn new(mut header: Header, rounds: Vec<Round>) -> Result<Self, FormatError> {
         header.num_rounds = u32::try_from(rounds.len()).map_err(|_| invalid("too many rounds"))?;
         header.num_wires = rounds.iter().map(|r| (r.local.len() + r.interactive.len()) as u64).sum();
-        header.body_hash = body_hash(&encode_body(&rounds)?);
+        let mut hasher = Sha256::new();
+        write_body(&rounds, &mut hasher)?;
+        header.body_hash = hasher.finalize().into();
         let program = Program { header, rounds };
         program.validate()?;
         Ok(program)
@@ -147,13 +149,18 @@ impl Program {
     /// The file's bytes.
     pub fn encode(&self) -> Result<Vec<u8>, FormatError> {
         let mut out = Vec::new();
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        let header = bincode::serde::encode_to_vec(&self.header, config())
-            .map_err(|e| FormatError::Encode(e.to_string()))?;
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&encode_body(&self.rounds)?);
+        self.write_to(&mut out)?;
         Ok(out)
+    }
+
+    /// Writes the file's bytes to `w` without building them in memory first.
+    pub fn write_to(&self, w: &mut impl std::io::Write) -> Result<(), FormatError> {
+        let io_error = |e: std::io::Error| FormatError::Encode(e.to_string());
+        w.write_all(&MAGIC).map_err(io_error)?;
+        w.write_all(&FORMAT_VERSION.to_le_bytes()).map_err(io_error)?;
+        bincode::serde::encode_into_std_write(&self.header, w, config())
+            .map_err(|e| FormatError::Encode(e.to_string()))?;
+        write_body(&self.rounds, w)
     }
 
     /// Decodes and validates a file's bytes.
@@ -333,13 +340,11 @@ impl Program {
     }
 }
 
-fn encode_body(rounds: &[Round]) -> Result<Vec<u8>, FormatError> {
-    let mut out = Vec::new();
+fn write_body(rounds: &[Round], w: &mut impl std::io::Write) -> Result<(), FormatError> {
     for round in rounds {
-        bincode::serde::encode_into_std_write(round, &mut out, config())
-            .map_err(|e| FormatError::Encode(e.to_string()))?;
+        bincode::serde::encode_into_std_write(round, w, config()).map_err(|e| FormatError::Encode(e.to_string()))?;
     }
-    Ok(out)
+    Ok(())
 }
 
 fn body_hash(body: &[u8]) -> [u8; 32] {

@@ -1,5 +1,6 @@
 //! `mpcc`: compile, inspect and run `.mpc` programs.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -63,6 +64,9 @@ struct CompileArgs {
     /// Skip the optimization passes (for debugging the compiler).
     #[arg(long)]
     no_opt: bool,
+    /// Print the time each compilation phase takes to standard error.
+    #[arg(long)]
+    timings: bool,
 }
 
 fn version() -> String {
@@ -101,8 +105,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes to standard output; a closed pipe (`mpcc ir prog.mpc | head`) is not an error.
+fn emit(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::io(format!("cannot write output: {e}"))),
+        _ => Ok(()),
+    }
+}
+
 fn compile(args: &CompileArgs) -> Result<Compiled, Failure> {
-    let opts = Options { optimize: !args.no_opt };
+    let opts = Options { optimize: !args.no_opt, timings: args.timings };
     compile_file(&args.file, &opts).map_err(|e| match e {
         mpc_compiler::CompileError::Io(_) => Failure::io(e.render()),
         mpc_compiler::CompileError::Program(..) => Failure::program(e.render()),
@@ -117,22 +130,24 @@ fn run(command: Command) -> Result<(), Failure> {
         }
         Command::Build { compile: args, output } => {
             let compiled = compile(&args)?;
-            let bytes = compiled.program.encode().map_err(|e| Failure::program(e.to_string()))?;
-            std::fs::write(&output, bytes).map_err(|e| Failure::io(format!("cannot write `{}`: {e}", output.display())))
+            let cannot_write = |e: &dyn std::fmt::Display| Failure::io(format!("cannot write `{}`: {e}", output.display()));
+            let file = std::fs::File::create(&output).map_err(|e| cannot_write(&e))?;
+            let mut writer = std::io::BufWriter::new(file);
+            compiled.program.write_to(&mut writer).map_err(|e| cannot_write(&e))?;
+            writer.flush().map_err(|e| cannot_write(&e))
         }
         Command::Ir(args) => {
             let compiled = compile(&args)?;
-            print!("{}", compiled.circuit.display());
-            Ok(())
+            let text = compiled.circuit.display().to_string();
+            emit(&text)
         }
         Command::Stats { compile: args, json } => {
             let stats = compile(&args)?.stats();
             if json {
-                println!("{}", serde_json::to_string(&stats).map_err(|e| Failure::program(e.to_string()))?);
+                emit(&format!("{}\n", serde_json::to_string(&stats).map_err(|e| Failure::program(e.to_string()))?))
             } else {
-                println!("{stats}");
+                emit(&format!("{stats}\n"))
             }
-            Ok(())
         }
         Command::Run { compile: args, inputs, protocol, parties, json } => {
             let protocol: ProtocolKind = protocol.parse().map_err(|e: mpc_vm::VmError| Failure::program(e.to_string()))?;
@@ -155,15 +170,16 @@ fn run(command: Command) -> Result<(), Failure> {
                     .enumerate()
                     .map(|(p, outs)| format!("\"{p}\": {}", io::format_outputs_json(outs)))
                     .collect();
-                println!("{{{}}}", objects.join(", "));
+                emit(&format!("{{{}}}\n", objects.join(", ")))
             } else {
+                let mut text = String::new();
                 for (p, outs) in outputs.iter().enumerate() {
                     for line in io::format_outputs_plain(outs).lines() {
-                        println!("party {p}: {line}");
+                        text.push_str(&format!("party {p}: {line}\n"));
                     }
                 }
+                emit(&text)
             }
-            Ok(())
         }
     }
 }

@@ -174,10 +174,10 @@ impl Elaborator {
             return self.error("`output` takes one value (and `to=`, `name=`)", span);
         };
         let value = self.eval(arg);
-        let name = match name {
-            None => format!("out{}", self.b.outputs().len()),
+        let (name, name_span) = match name {
+            None => (format!("out{}", self.b.outputs().len()), span),
             Some(e) => match self.eval(e) {
-                Value::Str(s) => s.to_string(),
+                Value::Str(s) => (s.to_string(), e.span),
                 _ => return self.error("`name=` must be a string", e.span),
             },
         };
@@ -197,12 +197,12 @@ impl Elaborator {
         };
         if let Some(first) = self.output_names.get(&name).copied() {
             return self.report(
-                Diagnostic::error(format!("two outputs are named `{name}`"), span)
+                Diagnostic::error(format!("two outputs are named `{name}`"), name_span)
                     .with_secondary(first, "first used here")
                     .with_help("give each output a unique `name=`"),
             );
         }
-        self.output_names.insert(name.clone(), span);
+        self.output_names.insert(name.clone(), name_span);
         let mut wires = Vec::new();
         self.flatten(&value, &mut wires);
         self.b.declare_output(OutputDesc { name, ty: ty.value_type(), to, wires });

@@ -277,13 +277,13 @@ impl Elaborator {
                 };
                 let v = self.eval(value);
                 self.name_hint = None;
-                self.assign(target, v);
+                self.assign(target, v, value.span);
             }
             StmtKind::AugAssign { target, op, value } => {
                 let current = self.eval(target);
                 let rhs = self.eval(value);
                 let v = self.binary(*op, current, rhs, stmt.span);
-                self.assign(target, v);
+                self.assign(target, v, value.span);
             }
             StmtKind::If { branches, orelse } => return self.exec_if(branches, orelse.as_deref(), stmt.span),
             StmtKind::For { var, iter, body } => {
@@ -477,9 +477,10 @@ impl Elaborator {
 
     // ----- assignment ----------------------------------------------------------------
 
-    fn assign(&mut self, target: &Expr, value: Value) {
+    /// Assigns `value` (written at `value_span`) to a target.
+    fn assign(&mut self, target: &Expr, value: Value, value_span: Span) {
         match &target.kind {
-            ExprKind::Name(name) => self.set_var(name.clone(), value, target.span),
+            ExprKind::Name(name) => self.set_var(name.clone(), value, value_span),
             ExprKind::Tuple(targets) | ExprKind::List(targets) => {
                 let items = match value {
                     Value::Tuple(items) => items.as_ref().clone(),
@@ -499,7 +500,7 @@ impl Elaborator {
                     return;
                 }
                 for (t, v) in targets.iter().zip(items) {
-                    self.assign(t, v);
+                    self.assign(t, v, value_span);
                 }
             }
             ExprKind::Index(..) => {
@@ -754,11 +755,12 @@ impl Elaborator {
             Value::Lit(n) => Some(Known::Int(*n)),
             Value::Error => None,
             Value::Scalar(s) if s.secret => {
-                self.report(
-                    Diagnostic::error(format!("{what} must be known at compile time, but this value is secret"), span)
-                        .with_label("secret")
-                        .with_help("use a public bound and guard the work with a secret `if` or a conditional expression"),
-                );
+                let mut d = Diagnostic::error(format!("{what} must be known at compile time, but this value is secret"), span)
+                    .with_label("secret");
+                if what.contains("range") || what.contains("while") {
+                    d = d.with_help("loop to a public bound and guard the work with a secret `if` or a conditional expression");
+                }
+                self.report(d);
                 None
             }
             Value::Scalar(s) => match self.b.const_value(s.wire) {
@@ -861,13 +863,11 @@ impl Elaborator {
             (Value::Scalar(x), Value::Scalar(y)) if x.scalar == y.scalar => Some((x, y)),
             (Value::Scalar(x), Value::Scalar(y)) => {
                 let (xt, yt) = (x.scalar.name(x.secret), y.scalar.name(y.secret));
+                let (narrow, wide) = if x.scalar.bits() <= y.scalar.bits() { (&xt, y.scalar) } else { (&yt, x.scalar) };
+                let target = wide.name(x.secret || y.secret);
                 self.report(
                     Diagnostic::error(format!("operands of `{symbol}` have different types `{xt}` and `{yt}`"), span)
-                        .with_help(format!(
-                            "convert one of them, e.g. `{}(x)` or `{}(y)`",
-                            x.scalar.name(x.secret || y.secret),
-                            y.scalar.name(x.secret || y.secret)
-                        )),
+                        .with_help(format!("convert one operand so that both match, e.g. wrap the `{narrow}` one in `{target}(...)`")),
                 );
                 None
             }

@@ -9,8 +9,9 @@
 //! ignored (implicit line joining).
 //!
 //! Errors are yielded in the stream as `Err` items. Layout errors (a tab in indentation,
-//! a dedent to an unknown level) are already recovered from when they are yielded: the
-//! tokens around them are balanced, so the caller may just report and skip them.
+//! a dedent to an unknown level, too many levels) are already recovered from when they
+//! are yielded: the tokens around them are balanced, so the caller may just report and
+//! skip them. Other lex errors stand where their text was, like a token.
 
 use std::collections::VecDeque;
 use std::ops::Range;

@@ -56,16 +56,19 @@ pub fn parse(file: FileId, text: &str) -> Result<Module, Vec<Diagnostic>> {
             // else), so the layout's bracket stack is final here.
             match layout.unclosed_bracket() {
                 Some((open, opener)) => {
-                    // Everything after an unclosed bracket is read as part of it, so an
-                    // error there is most likely a consequence: report the bracket.
-                    let after_opener = match &e {
+                    // The lines after an unclosed bracket are read as part of it, so an
+                    // error on one of them is most likely a consequence: report only the
+                    // bracket then.
+                    let consequence = match &e {
                         ParseError::UnrecognizedToken {
                             token: (lo, ..), ..
                         }
-                        | ParseError::ExtraToken { token: (lo, ..) } => *lo >= opener.end,
+                        | ParseError::ExtraToken { token: (lo, ..) } => text
+                            .get(opener.end..*lo)
+                            .is_some_and(|between| between.contains('\n')),
                         _ => true,
                     };
-                    if !after_opener {
+                    if !consequence {
                         errors.extend(syntax_error(file, &e));
                     }
                     let end = text.len();
@@ -97,58 +100,50 @@ pub fn parse(file: FileId, text: &str) -> Result<Module, Vec<Diagnostic>> {
 /// The diagnostic for a lalrpop error, or `None` when the offending token is
 /// [`Tok::Error`], whose lex error was already reported.
 fn syntax_error(file: FileId, error: &ParseError<usize, Tok, LexError>) -> Option<Diagnostic> {
-    let indented_block = "expected an indented block after `:`";
-    let d = match error {
-        ParseError::UnrecognizedToken {
-            token: (_, Tok::Error, _),
-            ..
-        }
-        | ParseError::ExtraToken {
-            token: (_, Tok::Error, _),
-        } => return None,
-        ParseError::UnrecognizedToken {
-            token: (lo, Tok::Indent, hi),
-            ..
-        }
-        | ParseError::ExtraToken {
-            token: (lo, Tok::Indent, hi),
-        } => unexpected_indent(span(file, *lo, *hi)),
-        ParseError::UnrecognizedToken {
-            token: (lo, _, hi),
-            expected,
-        } if is_only_indent(expected) => Diagnostic::error(indented_block, span(file, *lo, *hi))
-            .with_label("this line should be indented"),
+    let (lo, tok, hi, expected) = match error {
         ParseError::UnrecognizedToken {
             token: (lo, tok, hi),
             expected,
-        } => {
-            let d = Diagnostic::error(
-                format!("unexpected {}", describe(tok)),
-                span(file, *lo, *hi),
-            );
-            with_expected(d, expected)
-        }
-        ParseError::UnrecognizedEof { location, expected } if is_only_indent(expected) => {
-            Diagnostic::error(indented_block, span(file, *location, *location))
-        }
-        ParseError::UnrecognizedEof { location, expected } => {
-            let d = Diagnostic::error("unexpected end of file", span(file, *location, *location));
-            with_expected(d, expected)
-        }
+        } => (*lo, Some(tok), *hi, expected.as_slice()),
         ParseError::ExtraToken {
             token: (lo, tok, hi),
-        } => Diagnostic::error(
-            format!("unexpected {}", describe(tok)),
-            span(file, *lo, *hi),
-        ),
+        } => (*lo, Some(tok), *hi, &[][..]),
+        ParseError::UnrecognizedEof { location, expected } => {
+            (*location, None, *location, expected.as_slice())
+        }
         ParseError::InvalidToken { location } => {
-            Diagnostic::error("invalid token", span(file, *location, *location))
+            return Some(Diagnostic::error(
+                "invalid token",
+                span(file, *location, *location),
+            ));
         }
         // Not produced: `parse` hands lex errors to the parser as `Tok::Error`.
-        ParseError::User { error } => Diagnostic::error(
-            error.kind.message(),
-            span(file, error.span.start, error.span.end),
-        ),
+        ParseError::User { error } => {
+            let at = span(file, error.span.start, error.span.end);
+            return Some(Diagnostic::error(error.kind.message(), at));
+        }
+    };
+    let at = span(file, lo, hi);
+    let d = match tok {
+        Some(Tok::Error) => return None,
+        Some(Tok::Indent) => unexpected_indent(at),
+        Some(_) if is_only_indent(expected) => {
+            Diagnostic::error("expected an indented block after `:`", at)
+                .with_label("this line should be indented")
+        }
+        None if is_only_indent(expected) => {
+            Diagnostic::error("expected an indented block after `:`", at)
+        }
+        // At the start of a statement: a dangling `else`/`elif`.
+        Some(tok @ (Tok::Else | Tok::Elif)) if expected.iter().any(|e| e == "\"pass\"") => {
+            Diagnostic::error(format!("unexpected `{tok}`"), at)
+                .with_label("not after an `if` block at this indentation")
+        }
+        Some(tok) => {
+            let d = Diagnostic::error(format!("unexpected {}", describe(tok)), at);
+            with_expected(d, expected)
+        }
+        None => with_expected(Diagnostic::error("unexpected end of file", at), expected),
     };
     Some(d)
 }
@@ -191,25 +186,45 @@ const OPERATORS: [&str; 27] = [
     "\"or\"", "\"+=\"", "\"-=\"", "\"*=\"", "\"&=\"", "\"|=\"", "\"^=\"", "\"if\"",
 ];
 
+/// Terminals that can start a statement but not an expression.
+const STMT_START: [&str; 8] = [
+    "\"def\"",
+    "\"return\"",
+    "\"if\"",
+    "\"for\"",
+    "\"while\"",
+    "\"pass\"",
+    "\"import\"",
+    "\"from\"",
+];
+
 /// Adds "expected ..." as a note, naming groups rather than listing dozens of tokens.
 fn with_expected(mut d: Diagnostic, expected: &[String]) -> Diagnostic {
     let has = |t: &str| expected.iter().any(|e| e == t);
+    let statement = has("\"def\"") && has("\"pass\"");
     let expression = has("NAME") && has("INT") && has("\"(\"");
     let operator = has("\"*\"") && has("\"==\"");
     let mut items: Vec<String> = Vec::new();
-    if expression {
+    if statement {
+        items.push("a statement".into());
+    } else if expression {
         items.push("an expression".into());
     }
     if operator {
         items.push("an operator".into());
     }
     for e in expected {
-        let grouped = (expression && EXPR_START.contains(&e.as_str()))
-            || (operator && OPERATORS.contains(&e.as_str()));
-        if grouped || e == "LEXERROR" {
+        let e = e.as_str();
+        let grouped = (statement && STMT_START.contains(&e))
+            || (expression && EXPR_START.contains(&e))
+            || (operator && OPERATORS.contains(&e));
+        // Where a statement may start, so may a stray indented block or the end of the
+        // enclosing one; suggesting either would only confuse.
+        let noise = statement && (e == "INDENT" || e == "DEDENT");
+        if grouped || noise || e == "LEXERROR" {
             continue;
         }
-        let item = match e.as_str() {
+        let item = match e {
             "NEWLINE" => "end of line".to_string(),
             "INDENT" => "an indented block".to_string(),
             "DEDENT" => "end of block".to_string(),
@@ -970,7 +985,11 @@ mod tests {
         assert_eq!(diags[0].secondary[0].span.start as usize, text.len());
         assert_eq!(errors("f(\n"), "1:2: unclosed `(`");
         assert_eq!(errors("x = [1,\n"), "1:5: unclosed `[`");
-        // An error before the bracket is still reported.
+        // An error before the bracket, or on its line, is still reported.
+        assert_eq!(
+            errors("f(1 2\n"),
+            "1:2: unclosed `(`\n1:5: unexpected `2` (expected an operator, `(`, `)`, `[`, `,` or `.`)"
+        );
         assert_eq!(
             errors("x = = (\n"),
             "1:5: unexpected `=` (expected an expression)\n1:7: unclosed `(`"

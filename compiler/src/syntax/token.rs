@@ -94,6 +94,8 @@ pub enum Tok {
     /// A string literal without its quotes; `\"` and `\\` are unescaped, any other
     /// backslash is kept as written.
     #[token("\"", string)]
+    // Python's single quotes are an error, but lexed as one piece so it is reported once.
+    #[regex("'[^'\r\n]*'", single_quoted)]
     Str(Rc<str>),
 
     // ---- operators ----
@@ -263,6 +265,10 @@ fn string(lex: &mut logos::Lexer<Tok>) -> Result<Rc<str>, LexErrorKind> {
     Err(LexErrorKind::UnterminatedString)
 }
 
+fn single_quoted(_: &mut logos::Lexer<Tok>) -> Result<Rc<str>, LexErrorKind> {
+    Err(LexErrorKind::InvalidToken)
+}
+
 fn line_break(lex: &mut logos::Lexer<Tok>) -> Result<u32, LexErrorKind> {
     let last_line = lex.slice().rsplit('\n').next().unwrap_or("");
     // The indentation of a comment-only last line, or of trailing whitespace at the end of
@@ -415,18 +421,37 @@ impl LexError {
         let span = Span::new(file, self.span.start, self.span.end);
         let d = match (self.kind, text.get(self.span.clone())) {
             (LexErrorKind::InvalidToken, Some(s)) if s.chars().count() == 1 => {
-                Diagnostic::error(format!("unexpected character `{}`", s.escape_debug()), span)
+                Diagnostic::error(format!("unexpected character `{}`", printable(s)), span)
             }
             (LexErrorKind::InvalidToken, Some(s)) if !s.is_empty() => {
-                Diagnostic::error(format!("invalid token `{}`", s.escape_debug()), span)
+                Diagnostic::error(format!("invalid token `{}`", printable(s)), span)
             }
             (kind, _) => Diagnostic::error(kind.message(), span),
         };
-        match self.kind.help() {
-            Some(help) => d.with_help(help),
-            None => d,
+        match (self.kind.help(), text.get(self.span.clone())) {
+            (Some(help), _) => d.with_help(help),
+            (None, Some(s)) if s.starts_with('\'') => {
+                d.with_help("string literals use double quotes: \"...\"")
+            }
+            (None, Some("\\")) => {
+                d.with_help("to continue a line, wrap the expression in parentheses instead")
+            }
+            (None, _) => d,
         }
     }
+}
+
+/// `text` with control characters escaped, so a diagnostic never prints a raw `\r`.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 impl fmt::Display for LexError {
@@ -535,9 +560,11 @@ mod tests {
     #[test]
     fn invalid_characters() {
         assert_eq!(
-            lex("a $ é 'b' !"),
-            "a !InvalidToken !InvalidToken !InvalidToken b !InvalidToken !InvalidToken"
+            lex("a $ é ! b"),
+            "a !InvalidToken !InvalidToken !InvalidToken b"
         );
+        // An unclosed `'` is one error up to the end of its line.
+        assert_eq!(lex("a 'b c\nd"), "a !InvalidToken LINEBREAK(0) d");
         let text = "x = é";
         let mut lexer = Tok::lexer(text);
         assert_eq!(lexer.nth(2), Some(Err(LexErrorKind::InvalidToken)));
@@ -549,5 +576,28 @@ mod tests {
             err.to_diagnostic(FileId(0), text).message,
             "unexpected character `é`"
         );
+        // A Python single-quoted string is one error, with a hint.
+        let text = "f(name='avg')";
+        let mut lexer = Tok::lexer(text);
+        assert_eq!(lexer.nth(4), Some(Err(LexErrorKind::InvalidToken)));
+        assert_eq!(lexer.span(), 7..12);
+        let err = LexError {
+            kind: LexErrorKind::InvalidToken,
+            span: lexer.span(),
+        };
+        let d = err.to_diagnostic(FileId(0), text);
+        assert_eq!(d.message, "invalid token `'avg'`");
+        assert_eq!(
+            d.notes,
+            ["help: string literals use double quotes: \"...\""]
+        );
+        // No backslash line continuations.
+        let err = LexError {
+            kind: LexErrorKind::InvalidToken,
+            span: 6..7,
+        };
+        let d = err.to_diagnostic(FileId(0), "x = 1 \\\n  + 2");
+        assert_eq!(d.message, "unexpected character `\\`");
+        assert!(d.notes[0].contains("parentheses"), "{:?}", d.notes);
     }
 }

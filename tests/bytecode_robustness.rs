@@ -7,7 +7,10 @@ use mpc_tests::{compile, repo_root};
 
 fn real_program() -> Vec<u8> {
     let path = repo_root().join("examples").join("millionaires.mpc");
-    compile(&path, &Options::default()).program.encode().expect("encodes")
+    compile(&path, &Options::default())
+        .program
+        .encode()
+        .expect("encodes")
 }
 
 #[test]
@@ -21,7 +24,10 @@ fn a_real_program_round_trips() {
 fn every_truncation_is_an_error() {
     let bytes = real_program();
     for len in 0..bytes.len() {
-        assert!(Program::decode(&bytes[..len]).is_err(), "truncated to {len} bytes it still decoded");
+        assert!(
+            Program::decode(&bytes[..len]).is_err(),
+            "truncated to {len} bytes it still decoded"
+        );
     }
 }
 
@@ -40,7 +46,11 @@ fn flipped_bytes_never_panic_and_body_changes_are_caught() {
     }
     // Almost every change is caught: the body is hashed and the header validated. A few
     // header changes (a name's letters) still give a valid program, which is fine.
-    assert!(rejected * 10 >= bytes.len() * 4 * 9, "only {rejected} of {} corruptions rejected", bytes.len() * 4);
+    assert!(
+        rejected * 10 >= bytes.len() * 4 * 9,
+        "only {rejected} of {} corruptions rejected",
+        bytes.len() * 4
+    );
 }
 
 #[test]
@@ -50,5 +60,8 @@ fn a_huge_claimed_length_is_refused_without_allocating_it() {
     // A compiler-version string claiming 2^60 bytes (bincode varint 0xFD + u64).
     bytes.push(0xfd);
     bytes.extend_from_slice(&(1u64 << 60).to_le_bytes());
-    assert!(matches!(Program::decode(&bytes), Err(FormatError::Decode(_))));
+    assert!(matches!(
+        Program::decode(&bytes),
+        Err(FormatError::Decode(_))
+    ));
 }

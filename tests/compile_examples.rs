@@ -21,8 +21,18 @@ fn examples_compile_to_reviewed_circuits() {
 #[test]
 fn compilation_is_deterministic() {
     insta::glob!("../examples", "*.mpc", |path| {
-        let first = compile(path, &Options::default()).program.encode().expect("encodes");
-        let second = compile(path, &Options::default()).program.encode().expect("encodes");
-        assert!(first == second, "{}: two compilations gave different bytecode", path.display());
+        let first = compile(path, &Options::default())
+            .program
+            .encode()
+            .expect("encodes");
+        let second = compile(path, &Options::default())
+            .program
+            .encode()
+            .expect("encodes");
+        assert!(
+            first == second,
+            "{}: two compilations gave different bytecode",
+            path.display()
+        );
     });
 }

@@ -11,8 +11,10 @@ use mpc_compiler::{compile_file, CompileError, Options};
 fn expected_diagnostics(src: &str) -> Vec<(Range<usize>, String)> {
     let (mut expected, mut offset, mut code_line_start) = (Vec::new(), 0, 0);
     for line in src.split_inclusive('\n') {
-        let is_annotation =
-            line.trim_start().strip_prefix('#').is_some_and(|rest| rest.trim_start().starts_with('^'));
+        let is_annotation = line
+            .trim_start()
+            .strip_prefix('#')
+            .is_some_and(|rest| rest.trim_start().starts_with('^'));
         if is_annotation {
             let (first, last) = (line.find('^').unwrap_or(0), line.rfind('^').unwrap_or(0));
             let message = line[last + 1..].trim().to_string();
@@ -41,10 +43,21 @@ fn rejected_programs_report_exactly_the_annotated_errors() {
         assert_eq!(main.text, src);
         let mut got: Vec<(Range<usize>, String)> = diags
             .iter()
-            .map(|d| (d.primary.span.start as usize..d.primary.span.end as usize, d.message.clone()))
+            .map(|d| {
+                (
+                    d.primary.span.start as usize..d.primary.span.end as usize,
+                    d.message.clone(),
+                )
+            })
             .collect();
         got.sort_by_key(|(r, _)| (r.start, r.end));
-        assert_eq!(got, expected_diagnostics(&src), "{}\n{}", path.display(), err.render());
+        assert_eq!(
+            got,
+            expected_diagnostics(&src),
+            "{}\n{}",
+            path.display(),
+            err.render()
+        );
         // Snapshots are rendered with the file name only, so they do not depend on where
         // the repository is checked out.
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
@@ -55,5 +68,8 @@ fn rejected_programs_report_exactly_the_annotated_errors() {
 #[test]
 fn annotations_are_read_from_the_code_line_above() {
     let src = "x = 1\ny = x + z\n#       ^ undefined name `z`\n";
-    assert_eq!(expected_diagnostics(src), vec![(14..15, "undefined name `z`".to_string())]);
+    assert_eq!(
+        expected_diagnostics(src),
+        vec![(14..15, "undefined name `z`".to_string())]
+    );
 }

@@ -96,7 +96,13 @@ fn source(e: &Expr, t: IntType) -> String {
         Expr::Shift(op, x, k) => format!("({} {op} {k})", source(x, t)),
         Expr::Cmp(op, l, r) => format!("{}({} {op} {})", t.name(), source(l, t), source(r, t)),
         Expr::Select(op, c1, c2, x, y) => {
-            format!("({} if {} {op} {} else {})", source(x, t), source(c1, t), source(c2, t), source(y, t))
+            format!(
+                "({} if {} {op} {} else {})",
+                source(x, t),
+                source(c1, t),
+                source(c2, t),
+                source(y, t)
+            )
         }
         Expr::Min(l, r) => format!("min({}, {})", source(l, t), source(r, t)),
         Expr::Max(l, r) => format!("max({}, {})", source(l, t), source(r, t)),
@@ -174,7 +180,11 @@ fn model(e: &Expr, t: IntType, a: i128, b: i128) -> i128 {
 }
 
 fn int_type() -> impl Strategy<Value = IntType> {
-    (proptest::sample::select(&[8u32, 16, 32, 64][..]), any::<bool>()).prop_map(|(bits, signed)| IntType { bits, signed })
+    (
+        proptest::sample::select(&[8u32, 16, 32, 64][..]),
+        any::<bool>(),
+    )
+        .prop_map(|(bits, signed)| IntType { bits, signed })
 }
 
 /// Inputs biased toward the edges of the range, where wrapping and signs matter.

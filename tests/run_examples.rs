@@ -24,19 +24,38 @@ fn examples_give_their_expected_outputs() {
         }
         let inputs = read_json(&path.with_extension("inputs.json"));
         let expected = read_json(&expected_path);
-        for opts in [Options::default(), Options { optimize: false, ..Options::default() }] {
+        for opts in [
+            Options::default(),
+            Options {
+                optimize: false,
+                ..Options::default()
+            },
+        ] {
             let compiled = compile(&path, &opts);
-            let got = run_clear(&compiled, &inputs, 3).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert!(same_output(&got, &expected), "{}:\nexpected {expected}\ngot      {got}", path.display());
+            let got = run_clear(&compiled, &inputs, 3)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(
+                same_output(&got, &expected),
+                "{}:\nexpected {expected}\ngot      {got}",
+                path.display()
+            );
 
             // The same outputs from the circuit evaluator, before scheduling.
             let interpreted = interpret(&compiled, &inputs, 3).expect("evaluates");
             for (desc, value) in compiled.circuit.outputs.iter().zip(&interpreted) {
                 let party = desc.to.first().copied().unwrap_or(0).to_string();
-                assert!(same_output(&got[&party][&desc.name], value), "{}: output {}", path.display(), desc.name);
+                assert!(
+                    same_output(&got[&party][&desc.name], value),
+                    "{}: output {}",
+                    path.display(),
+                    desc.name
+                );
             }
         }
         checked += 1;
     }
-    assert!(checked >= 5, "expected at least five examples with expected outputs, found {checked}");
+    assert!(
+        checked >= 5,
+        "expected at least five examples with expected outputs, found {checked}"
+    );
 }

@@ -74,7 +74,12 @@ impl Circuit {
                 return Err(format!("w{i} reads {op}, which does not come before it"));
             }
         }
-        match self.outputs.iter().flat_map(|o| &o.wires).find(|w| w.index() >= n) {
+        match self
+            .outputs
+            .iter()
+            .flat_map(|o| &o.wires)
+            .find(|w| w.index() >= n)
+        {
             Some(w) => Err(format!("an output reads {w}, which does not exist")),
             None => Ok(()),
         }
@@ -94,7 +99,13 @@ impl fmt::Display for DisplayCircuit<'_> {
         let c = self.0;
         for input in &c.inputs {
             let vis = if input.public { "public" } else { "secret" };
-            writeln!(f, "# input p{} {} {vis} {}", input.party, input.name, input.ty.name(!input.public))?;
+            writeln!(
+                f,
+                "# input p{} {} {vis} {}",
+                input.party,
+                input.name,
+                input.ty.name(!input.public)
+            )?;
         }
         for (i, gate) in c.gates.iter().enumerate() {
             let mark = match c.kinds[i] {
@@ -108,10 +119,20 @@ impl fmt::Display for DisplayCircuit<'_> {
             let to = if out.to.is_empty() {
                 "all".to_string()
             } else {
-                out.to.iter().map(|p| format!("p{p}")).collect::<Vec<_>>().join(",")
+                out.to
+                    .iter()
+                    .map(|p| format!("p{p}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
             };
             let wires: Vec<String> = out.wires.iter().map(|w| w.to_string()).collect();
-            writeln!(f, "output {} : {} to {to} = [{}]", out.name, out.ty, wires.join(" "))?;
+            writeln!(
+                f,
+                "output {} : {} to {to} = [{}]",
+                out.name,
+                out.ty,
+                wires.join(" ")
+            )?;
         }
         Ok(())
     }
@@ -135,7 +156,11 @@ impl CircuitBuilder {
     pub fn new() -> Self {
         let mut circuit = Circuit::default();
         circuit.places.push(Span::default());
-        CircuitBuilder { circuit, dedup: FxHashMap::default(), place: 0 }
+        CircuitBuilder {
+            circuit,
+            dedup: FxHashMap::default(),
+            place: 0,
+        }
     }
 
     /// Attributes the gates added from now on to `span`.
@@ -234,12 +259,18 @@ impl CircuitBuilder {
     /// circuit which is already simplified use this.
     pub fn push_unchecked(&mut self, gate: Gate) -> WireId {
         let w = WireId::from_index(self.circuit.gates.len());
-        debug_assert!(gate.operands().all(|op| op < w), "gates arrive in topological order");
+        debug_assert!(
+            gate.operands().all(|op| op < w),
+            "gates arrive in topological order"
+        );
         let any_secret = gate.operands().any(|op| !self.kind(op).is_public());
         let kind = gate.result_kind(any_secret);
         let width = match gate {
             Gate::Const(c) => (64 - c.leading_zeros()) as u8,
-            Gate::Input { domain: mpc_bytecode::Domain::Bool, .. } => 1,
+            Gate::Input {
+                domain: mpc_bytecode::Domain::Bool,
+                ..
+            } => 1,
             Gate::Xor(a, b, w) => w.min(self.width(a).max(self.width(b))),
             Gate::And(a, b, w) => w.min(self.width(a).min(self.width(b))),
             Gate::Shr(a, k, w) => w.min(self.width(a).saturating_sub(k)),
@@ -259,12 +290,21 @@ impl CircuitBuilder {
 
     /// Folds constants and applies identities; `Some` when no new gate is needed.
     fn simplify(&mut self, gate: Gate) -> Option<WireId> {
-        if matches!(gate, Gate::Const(_) | Gate::Input { .. } | Gate::PublicInput { .. }) {
+        if matches!(
+            gate,
+            Gate::Const(_) | Gate::Input { .. } | Gate::PublicInput { .. }
+        ) {
             return None;
         }
         // The one-byte kind table is checked first: most operands are secret, and then
         // the (much larger) gate table is never touched.
-        let c = |w: WireId| if self.kind(w).is_public() { self.const_value(w) } else { None };
+        let c = |w: WireId| {
+            if self.kind(w).is_public() {
+                self.const_value(w)
+            } else {
+                None
+            }
+        };
         let all_const = gate.operands().all(|w| c(w).is_some());
         if all_const {
             let mut ops = gate.operands().map(|w| c(w).unwrap_or(0));
@@ -289,8 +329,12 @@ impl CircuitBuilder {
             Gate::Xor(a, b, w) if c(b) == Some(0) && fits(a, w) => Some(a),
             Gate::And(a, b, w) if a == b && fits(a, w) => Some(a),
             Gate::And(a, b, _) if c(a) == Some(0) || c(b) == Some(0) => Some(self.constant(0)),
-            Gate::And(a, b, w) if c(a).is_some_and(|v| v & mask(w) == mask(w)) && fits(b, w) => Some(b),
-            Gate::And(a, b, w) if c(b).is_some_and(|v| v & mask(w) == mask(w)) && fits(a, w) => Some(a),
+            Gate::And(a, b, w) if c(a).is_some_and(|v| v & mask(w) == mask(w)) && fits(b, w) => {
+                Some(b)
+            }
+            Gate::And(a, b, w) if c(b).is_some_and(|v| v & mask(w) == mask(w)) && fits(a, w) => {
+                Some(a)
+            }
             Gate::Not(a, w) => match self.circuit.gates[a.index()] {
                 Gate::Not(x, w2) if w2 == w && fits(x, w) => Some(x),
                 _ => None,
@@ -347,7 +391,11 @@ pub struct Stats {
 impl Stats {
     /// Counts the circuit's gates; `rounds` comes from the scheduled program.
     pub fn of(c: &Circuit, rounds: usize) -> Stats {
-        let mut s = Stats { gates: c.gates.len() as u64, rounds: rounds as u64, ..Stats::default() };
+        let mut s = Stats {
+            gates: c.gates.len() as u64,
+            rounds: rounds as u64,
+            ..Stats::default()
+        };
         for (i, gate) in c.gates.iter().enumerate() {
             if !c.is_interactive(i) {
                 continue;
@@ -361,7 +409,11 @@ impl Stats {
         }
         s.nonlinear += s.and_gates + s.mul_gates + s.conversions;
         s.depth = c.depths().into_iter().max().unwrap_or(0).into();
-        s.inputs = c.inputs.iter().map(|i| i.ty.element_count().unwrap_or(0)).sum();
+        s.inputs = c
+            .inputs
+            .iter()
+            .map(|i| i.ty.element_count().unwrap_or(0))
+            .sum();
         s.outputs = c.outputs.len() as u64;
         s
     }
@@ -393,7 +445,11 @@ mod tests {
     use mpc_bytecode::Domain;
 
     fn input(b: &mut CircuitBuilder, party: u32) -> WireId {
-        b.push(Gate::Input { party, index: 0, domain: Domain::Arith })
+        b.push(Gate::Input {
+            party,
+            index: 0,
+            domain: Domain::Arith,
+        })
     }
 
     #[test]
@@ -405,7 +461,11 @@ mod tests {
         let x = input(&mut b, 0);
         let y = input(&mut b, 1);
         let xy = b.push(Gate::Mul(x, y));
-        assert_eq!(b.push(Gate::Mul(y, x)), xy, "commutative operands are canonical");
+        assert_eq!(
+            b.push(Gate::Mul(y, x)),
+            xy,
+            "commutative operands are canonical"
+        );
         let n = b.len();
         assert_eq!(b.push(Gate::Mul(x, y)), xy);
         assert_eq!(b.len(), n, "no duplicate gate");
@@ -427,7 +487,11 @@ mod tests {
         let cancelled = b.push(Gate::Xor(bits, bits, 8));
         assert_eq!(b.const_value(cancelled), Some(0));
         let back = b.push(Gate::B2A(bits));
-        assert_eq!(b.push(Gate::A2B(back, 8)), bits, "a2b of b2a is the word itself");
+        assert_eq!(
+            b.push(Gate::A2B(back, 8)),
+            bits,
+            "a2b of b2a is the word itself"
+        );
     }
 
     #[test]
@@ -441,6 +505,9 @@ mod tests {
         let sq = b.push(Gate::Mul(doubled, doubled));
         let c = b.finish();
         let d = c.depths();
-        assert_eq!((d[xy.index()], d[doubled.index()], d[sq.index()]), (1, 1, 2));
+        assert_eq!(
+            (d[xy.index()], d[doubled.index()], d[sq.index()]),
+            (1, 1, 2)
+        );
     }
 }

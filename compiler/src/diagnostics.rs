@@ -49,7 +49,10 @@ impl Diagnostic {
         Diagnostic {
             severity: Severity::Error,
             message: message.into(),
-            primary: Label { span, message: String::new() },
+            primary: Label {
+                span,
+                message: String::new(),
+            },
             secondary: Vec::new(),
             notes: Vec::new(),
         }
@@ -59,7 +62,8 @@ impl Diagnostic {
     pub fn bug(message: impl Into<String>, span: Span) -> Self {
         let mut d = Diagnostic::error(message, span);
         d.severity = Severity::Bug;
-        d.notes.push("this is a bug in mpcc; please report it with the program".into());
+        d.notes
+            .push("this is a bug in mpcc; please report it with the program".into());
         d
     }
 
@@ -71,7 +75,10 @@ impl Diagnostic {
 
     /// Adds a related place.
     pub fn with_secondary(mut self, span: Span, message: impl Into<String>) -> Self {
-        self.secondary.push(Label { span, message: message.into() });
+        self.secondary.push(Label {
+            span,
+            message: message.into(),
+        });
         self
     }
 
@@ -90,7 +97,13 @@ pub fn render(sources: &SourceMap, diags: &[Diagnostic]) -> String {
         files.add(f.name.clone(), f.text.clone());
     }
     let mut sorted: Vec<&Diagnostic> = diags.iter().collect();
-    sorted.sort_by_key(|d| (d.primary.span.file, d.primary.span.start, d.primary.span.end));
+    sorted.sort_by_key(|d| {
+        (
+            d.primary.span.file,
+            d.primary.span.start,
+            d.primary.span.end,
+        )
+    });
     let config = term::Config::default();
     let mut out = String::new();
     for d in sorted {
@@ -100,8 +113,11 @@ pub fn render(sources: &SourceMap, diags: &[Diagnostic]) -> String {
             Severity::Bug => codespan_reporting::diagnostic::Severity::Bug,
         };
         let label = |style: fn(usize, std::ops::Range<usize>) -> CsLabel<usize>, l: &Label| {
-            style(l.span.file.0 as usize, l.span.start as usize..l.span.end as usize)
-                .with_message(l.message.clone())
+            style(
+                l.span.file.0 as usize,
+                l.span.start as usize..l.span.end as usize,
+            )
+            .with_message(l.message.clone())
         };
         let labels = std::iter::once(label(CsLabel::primary, &d.primary))
             .chain(d.secondary.iter().map(|l| label(CsLabel::secondary, l)))

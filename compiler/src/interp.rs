@@ -33,5 +33,8 @@ pub fn eval_wire(c: &Circuit, inputs: &[Vec<u64>], w: WireId) -> Result<u64, Str
 /// The raw values of each output, in program order.
 pub fn outputs(c: &Circuit, inputs: &[Vec<u64>]) -> Result<Vec<Vec<u64>>, String> {
     let values = eval(c, inputs)?;
-    Ok(c.outputs.iter().map(|o| o.wires.iter().map(|w| values[w.index()]).collect()).collect())
+    Ok(c.outputs
+        .iter()
+        .map(|o| o.wires.iter().map(|w| values[w.index()]).collect())
+        .collect())
 }

@@ -38,7 +38,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { optimize: true, timings: false }
+        Options {
+            optimize: true,
+            timings: false,
+        }
     }
 }
 
@@ -76,7 +79,10 @@ impl CompileError {
             CompileError::Program(sources, diags) => {
                 let mut text = diagnostics::render(sources, diags);
                 let n = diags.len();
-                text.push_str(&format!("error: could not compile: {n} error{}\n", if n == 1 { "" } else { "s" }));
+                text.push_str(&format!(
+                    "error: could not compile: {n} error{}\n",
+                    if n == 1 { "" } else { "s" }
+                ));
                 text
             }
         }
@@ -85,7 +91,8 @@ impl CompileError {
 
 /// Compiles the program in the file at `path`.
 pub fn compile_file(path: &Path, opts: &Options) -> Result<Compiled, CompileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CompileError::Io(format!("cannot read `{}`: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CompileError::Io(format!("cannot read `{}`: {e}", path.display())))?;
     let mut sources = SourceMap::default();
     let file = sources.add(path.display().to_string(), Some(path.to_path_buf()), text);
     compile(sources, file, opts)
@@ -109,7 +116,11 @@ fn compile(sources: SourceMap, file: FileId, opts: &Options) -> Result<Compiled,
         .stack_size(ELABORATION_STACK)
         .spawn(move || compile_on_this_thread(sources, file, &opts))
         .map_err(|e| CompileError::Io(format!("cannot start the compiler thread: {e}")))?;
-    worker.join().unwrap_or_else(|_| Err(CompileError::Io("the compiler crashed (this is a bug in mpcc)".into())))
+    worker.join().unwrap_or_else(|_| {
+        Err(CompileError::Io(
+            "the compiler crashed (this is a bug in mpcc)".into(),
+        ))
+    })
 }
 
 /// Prints how long each phase took when `--timings` asks for it.
@@ -122,14 +133,24 @@ impl PhaseTimer {
     fn lap(&mut self, phase: &str, gates: usize) {
         if self.enabled {
             let now = std::time::Instant::now();
-            eprintln!("{phase:<12} {:>8.3} s  {gates} gates", (now - self.last).as_secs_f64());
+            eprintln!(
+                "{phase:<12} {:>8.3} s  {gates} gates",
+                (now - self.last).as_secs_f64()
+            );
             self.last = now;
         }
     }
 }
 
-fn compile_on_this_thread(sources: SourceMap, file: FileId, opts: &Options) -> Result<Compiled, CompileError> {
-    let mut timer = PhaseTimer { enabled: opts.timings, last: std::time::Instant::now() };
+fn compile_on_this_thread(
+    sources: SourceMap,
+    file: FileId,
+    opts: &Options,
+) -> Result<Compiled, CompileError> {
+    let mut timer = PhaseTimer {
+        enabled: opts.timings,
+        last: std::time::Instant::now(),
+    };
     let text = sources.get(file).text.clone();
     let module = match syntax::parse(file, &text) {
         Ok(m) => m,
@@ -141,7 +162,11 @@ fn compile_on_this_thread(sources: SourceMap, file: FileId, opts: &Options) -> R
         Err(diags) => return Err(CompileError::Program(sources, diags)),
     };
     timer.lap("elaborate", circuit.len());
-    let passes = if opts.optimize { opt::default_pipeline() } else { opt::minimal_pipeline() };
+    let passes = if opts.optimize {
+        opt::default_pipeline()
+    } else {
+        opt::minimal_pipeline()
+    };
     let circuit = match opt::run_pipeline(circuit, &passes) {
         Ok(c) => c,
         Err(e) => {
@@ -158,7 +183,11 @@ fn compile_on_this_thread(sources: SourceMap, file: FileId, opts: &Options) -> R
         }
     };
     timer.lap("emit", circuit.len());
-    Ok(Compiled { sources, circuit, program })
+    Ok(Compiled {
+        sources,
+        circuit,
+        program,
+    })
 }
 
 /// Schedules the circuit into rounds and builds the bytecode.

@@ -5,7 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn mpcc(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mpcc")).args(args).current_dir(dir).output().expect("mpcc runs")
+    Command::new(env!("CARGO_BIN_EXE_mpcc"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("mpcc runs")
 }
 
 /// A fresh folder holding the given files.
@@ -31,7 +35,13 @@ const SUM: &str = "a = input(sint32, party=0)\nv = input(sint32[2], party=1)\nou
 
 #[test]
 fn run_prints_each_partys_outputs_in_program_order() {
-    let dir = scratch("run", &[("p.mpc", SUM), ("in.json", r#"{"0": [5], "1": [[10, -2]]}"#)]);
+    let dir = scratch(
+        "run",
+        &[
+            ("p.mpc", SUM),
+            ("in.json", r#"{"0": [5], "1": [[10, -2]]}"#),
+        ],
+    );
     let plain = mpcc(&["run", "p.mpc", "--inputs", "in.json"], &dir);
     assert!(plain.status.success(), "{}", stderr(&plain));
     assert_eq!(
@@ -40,7 +50,10 @@ fn run_prints_each_partys_outputs_in_program_order() {
     );
     let json = mpcc(&["run", "p.mpc", "--inputs", "in.json", "--json"], &dir);
     let v: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("valid JSON");
-    assert_eq!(v, serde_json::json!({"0": {"total": 13, "bigger": false}, "1": {"total": 13}, "2": {"total": 13, "bigger": false}}));
+    assert_eq!(
+        v,
+        serde_json::json!({"0": {"total": 13, "bigger": false}, "1": {"total": 13}, "2": {"total": 13, "bigger": false}})
+    );
 }
 
 #[test]
@@ -55,25 +68,45 @@ fn bad_input_files_name_the_party_position_and_type() {
         ("not json", "not valid JSON"),
     ];
     for (i, (inputs, needle)) in cases.iter().enumerate() {
-        let dir = scratch(&format!("bad-input-{i}"), &[("p.mpc", SUM), ("in.json", inputs)]);
+        let dir = scratch(
+            &format!("bad-input-{i}"),
+            &[("p.mpc", SUM), ("in.json", inputs)],
+        );
         let out = mpcc(&["run", "p.mpc", "--inputs", "in.json"], &dir);
         assert_eq!(out.status.code(), Some(1), "{inputs}: {}", stderr(&out));
         assert!(stdout(&out).is_empty(), "no partial output for {inputs}");
-        assert!(stderr(&out).contains(needle), "{inputs}: stderr lacks {needle:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(needle),
+            "{inputs}: stderr lacks {needle:?}: {}",
+            stderr(&out)
+        );
     }
 }
 
 #[test]
 fn compile_errors_exit_1_and_show_the_place() {
-    let dir = scratch("compile-error", &[("bad.mpc", "x = input(sint, party=0)\nfor i in range(x):\n    pass\n")]);
+    let dir = scratch(
+        "compile-error",
+        &[(
+            "bad.mpc",
+            "x = input(sint, party=0)\nfor i in range(x):\n    pass\n",
+        )],
+    );
     for cmd in ["check", "stats", "ir"] {
         let out = mpcc(&[cmd, "bad.mpc"], &dir);
         assert_eq!(out.status.code(), Some(1));
         let err = stderr(&out);
-        assert!(err.contains("bad.mpc:2:16") && err.contains("for i in range(x):"), "{err}");
+        assert!(
+            err.contains("bad.mpc:2:16") && err.contains("for i in range(x):"),
+            "{err}"
+        );
     }
     let missing = mpcc(&["check", "missing.mpc"], &dir);
-    assert_eq!(missing.status.code(), Some(3), "an unreadable file is an I/O error");
+    assert_eq!(
+        missing.status.code(),
+        Some(3),
+        "an unreadable file is an I/O error"
+    );
     let usage = mpcc(&["frobnicate"], &dir);
     assert_eq!(usage.status.code(), Some(2));
 }
@@ -84,7 +117,17 @@ fn stats_json_has_the_documented_keys() {
     let out = mpcc(&["stats", "p.mpc", "--json"], &dir);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
-    for key in ["gates", "and_gates", "mul_gates", "conversions", "nonlinear", "depth", "rounds", "inputs", "outputs"] {
+    for key in [
+        "gates",
+        "and_gates",
+        "mul_gates",
+        "conversions",
+        "nonlinear",
+        "depth",
+        "rounds",
+        "inputs",
+        "outputs",
+    ] {
         assert!(v[key].is_u64(), "missing {key} in {v}");
     }
     assert_eq!(v["inputs"], 3);
@@ -132,11 +175,23 @@ fn import_cycles_and_modules_with_effects_are_errors() {
     );
     let cycle = mpcc(&["check", "p.mpc"], &dir);
     assert_eq!(cycle.status.code(), Some(1));
-    assert!(stderr(&cycle).contains("import cycle"), "{}", stderr(&cycle));
+    assert!(
+        stderr(&cycle).contains("import cycle"),
+        "{}",
+        stderr(&cycle)
+    );
     let noisy = mpcc(&["check", "q.mpc"], &dir);
-    assert!(stderr(&noisy).contains("module `noisy` calls `input`"), "{}", stderr(&noisy));
+    assert!(
+        stderr(&noisy).contains("module `noisy` calls `input`"),
+        "{}",
+        stderr(&noisy)
+    );
     let missing = mpcc(&["check", "r.mpc"], &dir);
-    assert!(stderr(&missing).contains("no module named `nowhere`"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("no module named `nowhere`"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]

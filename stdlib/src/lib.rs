@@ -9,5 +9,8 @@ pub const MODULES: &[(&str, &str)] = &[
 
 /// The source of module `name`, if the standard library has it.
 pub fn source(name: &str) -> Option<&'static str> {
-    MODULES.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+    MODULES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
 }

@@ -44,7 +44,13 @@ fn carries(b: &mut CircuitBuilder, g: WireId, p: WireId, w: u8) -> WireId {
 
 /// `x + y + carry_in` on `w`-bit words: the sum and the carry out of the top bit.
 /// `carry_in` is a 1-bit wire (a constant 0 or 1 costs nothing).
-pub fn add(b: &mut CircuitBuilder, x: WireId, y: WireId, carry_in: WireId, w: u8) -> (WireId, WireId) {
+pub fn add(
+    b: &mut CircuitBuilder,
+    x: WireId,
+    y: WireId,
+    carry_in: WireId,
+    w: u8,
+) -> (WireId, WireId) {
     let g = b.push(Gate::And(x, y, w));
     let p = b.push(Gate::Xor(x, y, w));
     // Fold the carry-in into bit 0: it generates there when it is propagated, and bit 0
@@ -115,7 +121,13 @@ pub fn sign_extend(b: &mut CircuitBuilder, x: WireId, from: u8, to: u8) -> WireI
 /// The remainder never needs more than `w` bits: when its top bit is set before the
 /// shift, the shifted value exceeds any `w`-bit divisor, so the subtraction is taken and
 /// its wrapped result is exact.
-pub fn divide_unsigned(b: &mut CircuitBuilder, x: WireId, extra: u8, y: WireId, w: u8) -> (WireId, WireId) {
+pub fn divide_unsigned(
+    b: &mut CircuitBuilder,
+    x: WireId,
+    extra: u8,
+    y: WireId,
+    w: u8,
+) -> (WireId, WireId) {
     let mut rem = b.constant(0);
     let mut quotient = b.constant(0);
     for i in (0..u16::from(w) + u16::from(extra)).rev() {
@@ -145,16 +157,45 @@ mod tests {
 
     /// Builds a two-input Boolean circuit, evaluates it on many pairs, and compares with
     /// `reference`.
-    fn check(w: u8, build: impl Fn(&mut CircuitBuilder, WireId, WireId) -> WireId, reference: impl Fn(u64, u64) -> u64) {
+    fn check(
+        w: u8,
+        build: impl Fn(&mut CircuitBuilder, WireId, WireId) -> WireId,
+        reference: impl Fn(u64, u64) -> u64,
+    ) {
         let mut b = CircuitBuilder::new();
-        let x = b.push(Gate::Input { party: 0, index: 0, domain: Domain::Bool });
-        let y = b.push(Gate::Input { party: 1, index: 0, domain: Domain::Bool });
+        // Arithmetic inputs converted to `w`-bit words, so the builder knows their width.
+        let xa = b.push(Gate::Input {
+            party: 0,
+            index: 0,
+            domain: Domain::Arith,
+        });
+        let ya = b.push(Gate::Input {
+            party: 1,
+            index: 0,
+            domain: Domain::Arith,
+        });
+        let x = b.push(Gate::A2B(xa, w));
+        let y = b.push(Gate::A2B(ya, w));
         let out = build(&mut b, x, y);
         let c = b.finish();
         let m = mask(w);
-        let samples = [0, 1, 2, 3, 5, 7, m, m - 1, m >> 1, (m >> 1) + 1, 0x5555_5555_5555_5555 & m, 0x0123_4567_89ab_cdef & m];
-        for &a in &samples {
-            for &bb in &samples {
+        let samples = [
+            0,
+            1,
+            2,
+            3,
+            5,
+            7,
+            m,
+            m - 1,
+            m >> 1,
+            (m >> 1) + 1,
+            0x5555_5555_5555_5555 & m,
+            0x0123_4567_89ab_cdef & m,
+        ];
+        // Boolean words never have bits set above their width.
+        for a in samples.map(|v| v & m) {
+            for bb in samples.map(|v| v & m) {
                 let got = interp::eval_wire(&c, &[vec![a], vec![bb]], out).expect("evaluates");
                 assert_eq!(got, reference(a, bb) & m, "w={w} a={a:#x} b={bb:#x}");
             }
@@ -165,10 +206,21 @@ mod tests {
     fn adders_match_wrapping_arithmetic() {
         for w in [1, 3, 8, 16, 33, 64] {
             let zero = |b: &mut CircuitBuilder| b.constant(0);
-            check(w, |b, x, y| { let z = zero(b); add(b, x, y, z, w).0 }, |a, c| a.wrapping_add(c));
+            check(
+                w,
+                |b, x, y| {
+                    let z = zero(b);
+                    add(b, x, y, z, w).0
+                },
+                |a, c| a.wrapping_add(c),
+            );
             check(w, |b, x, y| sub(b, x, y, w).0, |a, c| a.wrapping_sub(c));
             check(w, |b, x, y| sub(b, x, y, w).1, |a, c| u64::from(a >= c));
-            check(w, |b, x, y| less_unsigned(b, x, y, w), |a, c| u64::from(a < c));
+            check(
+                w,
+                |b, x, y| less_unsigned(b, x, y, w),
+                |a, c| u64::from(a < c),
+            );
         }
     }
 
@@ -176,24 +228,67 @@ mod tests {
     fn zero_test_and_mux() {
         for w in [1, 5, 8, 64] {
             check(w, |b, x, _| is_zero(b, x, w), |a, _| u64::from(a == 0));
-            check(w, |b, x, y| { let c = b.push(Gate::Shr(x, 0, 1)); mux(b, c, x, y, w) }, |a, c| if a & 1 == 1 { a } else { c });
+            check(
+                w,
+                |b, x, y| {
+                    let c = b.push(Gate::Shr(x, 0, 1));
+                    mux(b, c, x, y, w)
+                },
+                |a, c| if a & 1 == 1 { a } else { c },
+            );
             check(w, |b, x, y| or(b, x, y, w), |a, c| a | c);
         }
     }
 
     #[test]
     fn negation_and_sign_extension() {
-        check(16, |b, x, y| { let s = b.push(Gate::Shr(y, 0, 1)); negate_if(b, x, s, 16) }, |a, c| if c & 1 == 1 { a.wrapping_neg() } else { a });
-        check(8, |b, x, _| sign_extend(b, x, 8, 32), |a, _| ((a as u8 as i8) as i64 as u64) & mask(32));
+        check(
+            16,
+            |b, x, y| {
+                let s = b.push(Gate::Shr(y, 0, 1));
+                negate_if(b, x, s, 16)
+            },
+            |a, c| if c & 1 == 1 { a.wrapping_neg() } else { a },
+        );
+        // Sign extension widens, so its result is checked on its own 32 bits: the low
+        // byte holds the sign-extended value and the next bits the copies of the sign.
+        check(
+            8,
+            |b, x, _| {
+                let wide = sign_extend(b, x, 8, 32);
+                b.push(Gate::Shr(wide, 8, 8))
+            },
+            |a, _| if a & 0x80 != 0 { 0xff } else { 0 },
+        );
+        check(
+            8,
+            |b, x, _| {
+                let wide = sign_extend(b, x, 8, 32);
+                b.push(Gate::Shr(wide, 0, 8))
+            },
+            |a, _| a,
+        );
     }
 
     #[test]
     fn division_matches_integer_division() {
         for w in [4, 8, 64] {
-            check(w, |b, x, y| divide_unsigned(b, x, 0, y, w).0, |a, c| a.checked_div(c).unwrap_or(u64::MAX));
-            check(w, |b, x, y| divide_unsigned(b, x, 0, y, w).1, |a, c| if c == 0 { a } else { a % c });
+            check(
+                w,
+                |b, x, y| divide_unsigned(b, x, 0, y, w).0,
+                |a, c| a.checked_div(c).unwrap_or(u64::MAX),
+            );
+            check(
+                w,
+                |b, x, y| divide_unsigned(b, x, 0, y, w).1,
+                |a, c| if c == 0 { a } else { a % c },
+            );
         }
         // With 4 extra low zero bits: (a << 4) / c, keeping the low w bits.
-        check(16, |b, x, y| divide_unsigned(b, x, 4, y, 16).0, |a, c| if c == 0 { u64::MAX } else { (a << 4) / c });
+        check(
+            16,
+            |b, x, y| divide_unsigned(b, x, 4, y, 16).0,
+            |a, c| (a << 4).checked_div(c).unwrap_or(u64::MAX),
+        );
     }
 }

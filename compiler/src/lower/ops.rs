@@ -77,7 +77,11 @@ pub fn shift(b: &mut CircuitBuilder, op: BinOp, s: Scalar, x: WireId, k: u64) ->
         return b.constant(0);
     }
     let bx = b.push(Gate::A2B(x, w));
-    let shifted = if s.is_signed() { b.push(Gate::Sar(bx, k, w)) } else { b.push(Gate::Shr(bx, k, w)) };
+    let shifted = if s.is_signed() {
+        b.push(Gate::Sar(bx, k, w))
+    } else {
+        b.push(Gate::Shr(bx, k, w))
+    };
     b.push(Gate::B2A(shifted))
 }
 
@@ -188,7 +192,13 @@ pub fn fix_div(b: &mut CircuitBuilder, x: WireId, y: WireId) -> WireId {
 
 /// ⌊x · 2^extra / y⌋ for signed `w`-bit words, as a Boolean word; a zero divisor gives
 /// all ones scaled by `2^extra` (-1 in the result's fixed-point scale).
-fn signed_floor_quotient(b: &mut CircuitBuilder, bx: WireId, extra: u8, by: WireId, w: u8) -> WireId {
+fn signed_floor_quotient(
+    b: &mut CircuitBuilder,
+    bx: WireId,
+    extra: u8,
+    by: WireId,
+    w: u8,
+) -> WireId {
     let sx = b.push(Gate::Shr(bx, w - 1, 1));
     let sy = b.push(Gate::Shr(by, w - 1, 1));
     let ax = bits::negate_if(b, bx, sx, w);
@@ -230,7 +240,11 @@ pub fn cast(b: &mut CircuitBuilder, from: Scalar, to: Scalar, x: WireId) -> Wire
                 return x;
             }
             let bx = b.push(Gate::A2B(x, fb));
-            let wide = if signed { bits::sign_extend(b, bx, fb, tb) } else { bx };
+            let wide = if signed {
+                bits::sign_extend(b, bx, fb, tb)
+            } else {
+                bx
+            };
             b.push(Gate::B2A(wide))
         }
         (Scalar::Int { signed, .. }, Scalar::Fix) => {

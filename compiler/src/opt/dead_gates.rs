@@ -59,14 +59,37 @@ mod tests {
     #[test]
     fn keeps_exactly_what_outputs_need() {
         let mut b = CircuitBuilder::new();
-        let x = b.push(Gate::Input { party: 0, index: 0, domain: Domain::Arith });
-        let y = b.push(Gate::Input { party: 1, index: 0, domain: Domain::Arith });
+        let x = b.push(Gate::Input {
+            party: 0,
+            index: 0,
+            domain: Domain::Arith,
+        });
+        let y = b.push(Gate::Input {
+            party: 1,
+            index: 0,
+            domain: Domain::Arith,
+        });
         let _unused = b.push(Gate::Mul(x, y));
         let sum = b.push(Gate::Add(x, y));
-        let ty = ValueType::Scalar(Scalar::Int { bits: 64, signed: true });
-        b.declare_output(OutputDesc { name: "s".into(), ty, to: vec![], wires: vec![sum] });
+        let ty = ValueType::Scalar(Scalar::Int {
+            bits: 64,
+            signed: true,
+        });
+        b.declare_output(OutputDesc {
+            name: "s".into(),
+            ty,
+            to: vec![],
+            wires: vec![sum],
+        });
         let c = run(b.finish());
-        assert_eq!(c.display().to_string().lines().filter(|l| l.starts_with('w')).count(), 3);
+        assert_eq!(
+            c.display()
+                .to_string()
+                .lines()
+                .filter(|l| l.starts_with('w'))
+                .count(),
+            3
+        );
         assert!(!c.gates.iter().any(|g| matches!(g, Gate::Mul(..))));
         assert_eq!(c.outputs[0].wires, vec![WireId(2)]);
         c.verify().unwrap();

@@ -20,7 +20,10 @@ pub fn default_pipeline() -> Vec<Pass> {
     // The builder already folds constants and shares equal gates while lowering, so what
     // is left is removing what no output needs. Scheduling into rounds happens when the
     // bytecode is emitted.
-    vec![Pass { name: "eliminate-dead-gates", run: dead_gates::run }]
+    vec![Pass {
+        name: "eliminate-dead-gates",
+        run: dead_gates::run,
+    }]
 }
 
 /// Only what correctness needs (nothing: scheduling is part of emission). Differential
@@ -33,7 +36,8 @@ pub fn minimal_pipeline() -> Vec<Pass> {
 pub fn run_pipeline(mut c: Circuit, passes: &[Pass]) -> Result<Circuit, String> {
     for pass in passes {
         c = (pass.run)(c);
-        c.verify().map_err(|e| format!("after pass `{}`: {e}", pass.name))?;
+        c.verify()
+            .map_err(|e| format!("after pass `{}`: {e}", pass.name))?;
     }
     Ok(c)
 }

@@ -15,7 +15,13 @@ pub fn schedule(c: &Circuit) -> (Vec<Round>, Vec<Vec<WireId>>) {
         .gates
         .iter()
         .enumerate()
-        .map(|(i, _)| if c.is_interactive(i) { depths[i] } else { depths[i] + 1 })
+        .map(|(i, _)| {
+            if c.is_interactive(i) {
+                depths[i]
+            } else {
+                depths[i] + 1
+            }
+        })
         .max()
         .unwrap_or(0) as usize;
     // (round, interactive?) of each gate; interactive gates of depth d go to round d - 1.
@@ -31,7 +37,11 @@ pub fn schedule(c: &Circuit) -> (Vec<Round>, Vec<Vec<WireId>>) {
     for i in 0..c.gates.len() {
         let (r, interactive) = slot(i);
         order.push((r, interactive));
-        let section = if interactive { &mut rounds[r].interactive } else { &mut rounds[r].local };
+        let section = if interactive {
+            &mut rounds[r].interactive
+        } else {
+            &mut rounds[r].local
+        };
         section.push(c.gates[i]);
     }
     // The new number of each wire: its position in execution order.
@@ -54,7 +64,87 @@ pub fn schedule(c: &Circuit) -> (Vec<Round>, Vec<Vec<WireId>>) {
             *gate = gate.map_operands(|w| remap[w.index()]);
         }
     }
-    let outputs = c.outputs.iter().map(|o| o.wires.iter().map(|w| remap[w.index()]).collect()).collect();
+    let outputs = c
+        .outputs
+        .iter()
+        .map(|o| o.wires.iter().map(|w| remap[w.index()]).collect())
+        .collect();
     (rounds, outputs)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::circuit::CircuitBuilder;
+    use mpc_bytecode::{Domain, Gate, Header, OutputDesc, Program, Scalar, ValueType};
+
+    #[test]
+    fn products_wait_for_their_operands_and_wires_follow_execution_order() {
+        // out = (x * y + 1) * x: two rounds of multiplication, then opening.
+        let mut b = CircuitBuilder::new();
+        let x = b.push(Gate::Input {
+            party: 0,
+            index: 0,
+            domain: Domain::Arith,
+        });
+        let y = b.push(Gate::Input {
+            party: 1,
+            index: 0,
+            domain: Domain::Arith,
+        });
+        let xy = b.push(Gate::Mul(x, y));
+        let one = b.constant(1);
+        let plus = b.push(Gate::Add(xy, one));
+        let out = b.push(Gate::Mul(plus, x));
+        let ty = ValueType::Scalar(Scalar::Int {
+            bits: 64,
+            signed: true,
+        });
+        b.declare_output(OutputDesc {
+            name: "out".into(),
+            ty: ty.clone(),
+            to: vec![],
+            wires: vec![out],
+        });
+        let c = b.finish();
+        let (rounds, outputs) = schedule(&c);
+        let sections: Vec<(Vec<&str>, Vec<&str>)> = rounds
+            .iter()
+            .map(|r| {
+                let names = |gates: &[Gate]| gates.iter().map(Gate::mnemonic).collect::<Vec<_>>();
+                (names(&r.local), names(&r.interactive))
+            })
+            .collect();
+        assert_eq!(
+            sections,
+            vec![
+                (vec!["input", "input", "const"], vec!["mul"]),
+                (vec!["add"], vec!["mul"])
+            ]
+        );
+        // The renumbered program passes the loader's checks (operands before users,
+        // batches reading only earlier wires).
+        let input = |party| mpc_bytecode::InputDesc {
+            party,
+            name: "v".into(),
+            ty: ty.clone(),
+            public: false,
+        };
+        let outputs = vec![OutputDesc {
+            name: "out".into(),
+            ty: ty.clone(),
+            to: vec![],
+            wires: outputs[0].clone(),
+        }];
+        let header = Header {
+            compiler_version: "test".into(),
+            target: "any".into(),
+            body_hash: [0; 32],
+            num_wires: 0,
+            num_rounds: 0,
+            inputs: vec![input(0), input(1)],
+            outputs,
+        };
+        Program::new(header, rounds).expect("valid bytecode");
+    }
+}

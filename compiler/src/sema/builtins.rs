@@ -16,7 +16,13 @@ use crate::syntax::ast::{CmpOp, Expr, Ident};
 const MAX_PARTY: i128 = mpc_bytecode::format::MAX_PARTIES as i128 - 1;
 
 impl Elaborator {
-    pub(super) fn call_builtin(&mut self, builtin: Builtin, args: &[Expr], kwargs: &[(Ident, Expr)], span: Span) -> Value {
+    pub(super) fn call_builtin(
+        &mut self,
+        builtin: Builtin,
+        args: &[Expr],
+        kwargs: &[(Ident, Expr)],
+        span: Span,
+    ) -> Value {
         let allowed: &[&str] = match builtin {
             Builtin::Input => &["party", "public"],
             Builtin::Output => &["to", "name"],
@@ -24,15 +30,25 @@ impl Elaborator {
         };
         for (name, _) in kwargs {
             if !allowed.contains(&&*name.name) {
-                return self.error(format!("unexpected keyword argument `{}`", name.name), name.span);
+                return self.error(
+                    format!("unexpected keyword argument `{}`", name.name),
+                    name.span,
+                );
             }
         }
-        let kwarg = |name: &str| kwargs.iter().find(|(k, _)| &*k.name == name).map(|(_, e)| e);
+        let kwarg = |name: &str| {
+            kwargs
+                .iter()
+                .find(|(k, _)| &*k.name == name)
+                .map(|(_, e)| e)
+        };
         match builtin {
             Builtin::Input => self.input(args, kwarg("party"), kwarg("public"), span),
             Builtin::Output => self.output(args, kwarg("to"), kwarg("name"), span),
             Builtin::Reveal => {
-                let Some(arg) = self.single_arg("reveal", args, span) else { return Value::Error };
+                let Some(arg) = self.single_arg("reveal", args, span) else {
+                    return Value::Error;
+                };
                 if !self.effects_allowed("reveal", span) {
                     return Value::Error;
                 }
@@ -65,13 +81,16 @@ impl Elaborator {
                 Some(v) => self.bits(v, span),
                 None => Value::Error,
             },
-            Builtin::FromBits => self.from_bits(args, span),
+            Builtin::FromBits => self.builtin_from_bits(args, span),
         }
     }
 
     fn single_arg(&mut self, name: &str, args: &[Expr], span: Span) -> Option<Value> {
         if args.len() != 1 {
-            self.error(format!("`{name}` takes one argument, {} given", args.len()), span);
+            self.error(
+                format!("`{name}` takes one argument, {} given", args.len()),
+                span,
+            );
             return None;
         }
         Some(self.eval(&args[0]))
@@ -88,21 +107,31 @@ impl Elaborator {
         }
         if self.secret_conditions > 0 {
             self.report(
-                Diagnostic::error(format!("`{what}` under a secret condition"), span)
-                    .with_help(format!("call `{what}` outside the `if`; every party must run it unconditionally")),
+                Diagnostic::error(format!("`{what}` under a secret condition"), span).with_help(
+                    format!(
+                        "call `{what}` outside the `if`; every party must run it unconditionally"
+                    ),
+                ),
             );
             return false;
         }
         true
     }
 
-    fn input(&mut self, args: &[Expr], party: Option<&Expr>, public: Option<&Expr>, span: Span) -> Value {
+    fn input(
+        &mut self,
+        args: &[Expr],
+        party: Option<&Expr>,
+        public: Option<&Expr>,
+        span: Span,
+    ) -> Value {
         let (type_expr, party_expr) = match (args, party) {
             ([t], Some(p)) => (t, p),
             ([t, p], None) => (t, p),
             _ => {
                 return self.report(
-                    Diagnostic::error("`input` takes a type and a party", span).with_help("write `input(sint, party=0)`"),
+                    Diagnostic::error("`input` takes a type and a party", span)
+                        .with_help("write `input(sint, party=0)`"),
                 )
             }
         };
@@ -114,7 +143,11 @@ impl Elaborator {
             Some(e) => {
                 let v = self.eval(e);
                 match v {
-                    Value::Scalar(s) if s.scalar == Scalar::Bool && !s.secret && self.b.const_value(s.wire).is_some() => {
+                    Value::Scalar(s)
+                        if s.scalar == Scalar::Bool
+                            && !s.secret
+                            && self.b.const_value(s.wire).is_some() =>
+                    {
                         self.b.const_value(s.wire) == Some(1)
                     }
                     _ => return self.error("`public=` must be `True` or `False`", e.span),
@@ -124,12 +157,17 @@ impl Elaborator {
         if !self.effects_allowed("input", span) {
             return Value::Error;
         }
-        let (Some(ty), Some(party)) = (ty, party) else { return Value::Error };
+        let (Some(ty), Some(party)) = (ty, party) else {
+            return Value::Error;
+        };
         if !(0..=MAX_PARTY).contains(&party) {
             return self.error(format!("party {party} is out of range"), party_expr.span);
         }
         if ty == Type::Lit || contains_lit(&ty) {
-            return self.error("`input` needs a concrete type such as `sint` or `sint32[4]`", type_expr.span);
+            return self.error(
+                "`input` needs a concrete type such as `sint` or `sint32[4]`",
+                type_expr.span,
+            );
         }
         let value_type = ty.value_type();
         if value_type.element_count().is_none() {
@@ -140,7 +178,12 @@ impl Elaborator {
             Some(n) => n.to_string(),
             None => format!("in{}", self.b.inputs().len()),
         };
-        self.b.declare_input(InputDesc { party, name, ty: value_type, public });
+        self.b.declare_input(InputDesc {
+            party,
+            name,
+            ty: value_type,
+            public,
+        });
         self.make_input(&ty, party, public)
     }
 
@@ -153,23 +196,54 @@ impl Elaborator {
                 let gate = if public {
                     Gate::PublicInput { party, index }
                 } else {
-                    let domain = if *s == Scalar::Bool { Domain::Bool } else { Domain::Arith };
-                    Gate::Input { party, index, domain }
+                    let domain = if *s == Scalar::Bool {
+                        Domain::Bool
+                    } else {
+                        Domain::Arith
+                    };
+                    Gate::Input {
+                        party,
+                        index,
+                        domain,
+                    }
                 };
                 let wire = self.b.push(gate);
-                Value::Scalar(ScalarVal { scalar: *s, secret: !public, wire })
+                Value::Scalar(ScalarVal {
+                    scalar: *s,
+                    secret: !public,
+                    wire,
+                })
             }
             Type::Array(elem, n) => {
-                let items: Vec<Value> = (0..*n).map(|_| self.make_input(elem, party, public)).collect();
-                let elem = if public { elem.as_ref().clone() } else { elem.secret() };
-                Value::Array(ArrayVal { elem, items: Rc::new(items) })
+                let items: Vec<Value> = (0..*n)
+                    .map(|_| self.make_input(elem, party, public))
+                    .collect();
+                let elem = if public {
+                    elem.as_ref().clone()
+                } else {
+                    elem.secret()
+                };
+                Value::Array(ArrayVal {
+                    elem,
+                    items: Rc::new(items),
+                })
             }
-            Type::Tuple(ts) => Value::Tuple(Rc::new(ts.iter().map(|t| self.make_input(t, party, public)).collect())),
+            Type::Tuple(ts) => Value::Tuple(Rc::new(
+                ts.iter()
+                    .map(|t| self.make_input(t, party, public))
+                    .collect(),
+            )),
             Type::Lit => Value::Error,
         }
     }
 
-    fn output(&mut self, args: &[Expr], to: Option<&Expr>, name: Option<&Expr>, span: Span) -> Value {
+    fn output(
+        &mut self,
+        args: &[Expr],
+        to: Option<&Expr>,
+        name: Option<&Expr>,
+        span: Span,
+    ) -> Value {
         let [arg] = args else {
             return self.error("`output` takes one value (and `to=`, `name=`)", span);
         };
@@ -205,7 +279,12 @@ impl Elaborator {
         self.output_names.insert(name.clone(), name_span);
         let mut wires = Vec::new();
         self.flatten(&value, &mut wires);
-        self.b.declare_output(OutputDesc { name, ty: ty.value_type(), to, wires });
+        self.b.declare_output(OutputDesc {
+            name,
+            ty: ty.value_type(),
+            to,
+            wires,
+        });
         Value::None
     }
 
@@ -250,14 +329,27 @@ impl Elaborator {
         match v {
             Value::Scalar(s) if s.secret => {
                 let wire = self.b.push(Gate::Open(s.wire));
-                Value::Scalar(ScalarVal { secret: false, wire, ..s })
+                Value::Scalar(ScalarVal {
+                    secret: false,
+                    wire,
+                    ..s
+                })
             }
             Value::Scalar(_) | Value::Lit(_) | Value::Error => v,
             Value::Array(a) => {
-                let items: Vec<Value> = a.items.iter().map(|item| self.reveal(item.clone())).collect();
-                Value::Array(ArrayVal { elem: public(&a.elem), items: Rc::new(items) })
+                let items: Vec<Value> = a
+                    .items
+                    .iter()
+                    .map(|item| self.reveal(item.clone()))
+                    .collect();
+                Value::Array(ArrayVal {
+                    elem: public(&a.elem),
+                    items: Rc::new(items),
+                })
             }
-            Value::Tuple(items) => Value::Tuple(Rc::new(items.iter().map(|item| self.reveal(item.clone())).collect())),
+            Value::Tuple(items) => Value::Tuple(Rc::new(
+                items.iter().map(|item| self.reveal(item.clone())).collect(),
+            )),
             other => {
                 let what = other.describe();
                 self.error(format!("cannot reveal {what}"), Span::default())
@@ -267,7 +359,10 @@ impl Elaborator {
 
     fn range(&mut self, args: &[Expr], span: Span) -> Value {
         if args.is_empty() || args.len() > 3 {
-            return self.error(format!("`range` takes 1 to 3 arguments, {} given", args.len()), span);
+            return self.error(
+                format!("`range` takes 1 to 3 arguments, {} given", args.len()),
+                span,
+            );
         }
         let mut bounds = Vec::with_capacity(3);
         for a in args {
@@ -309,22 +404,37 @@ impl Elaborator {
                 let wires: Vec<WireId> = wires.collect();
                 let wire = self.tree(wires, |b, l, r| b.push(Gate::Add(l, r)));
                 let wire = wire.unwrap_or_else(|| self.b.constant(0));
-                Value::Scalar(ScalarVal { scalar: *s, secret: *secret, wire })
+                Value::Scalar(ScalarVal {
+                    scalar: *s,
+                    secret: *secret,
+                    wire,
+                })
             }
-            other => self.error(format!("`sum` needs an array of numbers, not of `{other}`"), span),
+            other => self.error(
+                format!("`sum` needs an array of numbers, not of `{other}`"),
+                span,
+            ),
         }
     }
 
     fn min_max(&mut self, is_min: bool, args: &[Expr], span: Span) -> Value {
         let name = if is_min { "min" } else { "max" };
         let items: Vec<Value> = match args {
-            [] => return self.error(format!("`{name}` needs an array or at least two values"), span),
+            [] => {
+                return self.error(
+                    format!("`{name}` needs an array or at least two values"),
+                    span,
+                )
+            }
             [single] => match self.eval(single) {
                 Value::Array(a) => a.items.as_ref().clone(),
                 Value::Error => return Value::Error,
                 other => {
                     let what = other.describe();
-                    return self.error(format!("`{name}` of one argument needs an array, not {what}"), span);
+                    return self.error(
+                        format!("`{name}` of one argument needs an array, not {what}"),
+                        span,
+                    );
                 }
             },
             many => many.iter().map(|a| self.eval(a)).collect(),
@@ -382,7 +492,11 @@ impl Elaborator {
             }
         };
         let wire = ops::compare(&mut self.b, op, x.scalar, x.wire, y.wire);
-        Value::Scalar(ScalarVal { scalar: Scalar::Bool, secret: x.secret || y.secret, wire })
+        Value::Scalar(ScalarVal {
+            scalar: Scalar::Bool,
+            secret: x.secret || y.secret,
+            wire,
+        })
     }
 
     fn abs(&mut self, v: Value, span: Span) -> Value {
@@ -417,17 +531,28 @@ impl Elaborator {
             }
         };
         let w = s.scalar.bits();
-        let word = if s.scalar == Scalar::Bool { s.wire } else { self.b.push(Gate::A2B(s.wire, w)) };
+        let word = if s.scalar == Scalar::Bool {
+            s.wire
+        } else {
+            self.b.push(Gate::A2B(s.wire, w))
+        };
         let items: Vec<Value> = (0..w)
             .map(|i| {
                 let bit = self.b.push(Gate::Shr(word, i, 1));
-                Value::Scalar(ScalarVal { scalar: Scalar::Bool, secret: s.secret, wire: bit })
+                Value::Scalar(ScalarVal {
+                    scalar: Scalar::Bool,
+                    secret: s.secret,
+                    wire: bit,
+                })
             })
             .collect();
-        Value::Array(ArrayVal { elem: Type::Scalar(Scalar::Bool, s.secret), items: Rc::new(items) })
+        Value::Array(ArrayVal {
+            elem: Type::Scalar(Scalar::Bool, s.secret),
+            items: Rc::new(items),
+        })
     }
 
-    fn from_bits(&mut self, args: &[Expr], span: Span) -> Value {
+    fn builtin_from_bits(&mut self, args: &[Expr], span: Span) -> Value {
         let [type_expr, bits_expr] = args else {
             return self.error("`from_bits` takes a type and an array of bits", span);
         };
@@ -435,20 +560,30 @@ impl Elaborator {
         let bits = self.eval(bits_expr);
         let Some(Type::Scalar(scalar @ Scalar::Int { bits: w, .. }, secret)) = ty else {
             if ty.is_some() {
-                self.error("`from_bits` needs an integer type such as `suint16`", type_expr.span);
+                self.error(
+                    "`from_bits` needs an integer type such as `suint16`",
+                    type_expr.span,
+                );
             }
             return Value::Error;
         };
         let Value::Array(array) = bits else {
             if !matches!(bits, Value::Error) {
                 let what = bits.describe();
-                self.error(format!("`from_bits` needs an array of `bool`, not {what}"), bits_expr.span);
+                self.error(
+                    format!("`from_bits` needs an array of `bool`, not {what}"),
+                    bits_expr.span,
+                );
             }
             return Value::Error;
         };
         if array.items.len() > usize::from(w) {
             return self.error(
-                format!("{} bits do not fit in `{}`", array.items.len(), scalar.name(secret)),
+                format!(
+                    "{} bits do not fit in `{}`",
+                    array.items.len(),
+                    scalar.name(secret)
+                ),
                 bits_expr.span,
             );
         }
@@ -466,14 +601,21 @@ impl Elaborator {
         }
         if any_secret && !secret {
             return self.report(
-                Diagnostic::error(format!("secret bits cannot make a public `{}`", scalar.name(false)), span)
-                    .with_help(format!("use the secret type `{}`", scalar.name(true))),
+                Diagnostic::error(
+                    format!("secret bits cannot make a public `{}`", scalar.name(false)),
+                    span,
+                )
+                .with_help(format!("use the secret type `{}`", scalar.name(true))),
             );
         }
         let word = self.tree(placed, |b, l, r| b.push(Gate::Xor(l, r, w)));
         let word = word.unwrap_or_else(|| self.b.constant(0));
         let wire = self.b.push(Gate::B2A(word));
-        Value::Scalar(ScalarVal { scalar, secret, wire })
+        Value::Scalar(ScalarVal {
+            scalar,
+            secret,
+            wire,
+        })
     }
 }
 

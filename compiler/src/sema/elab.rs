@@ -16,7 +16,9 @@ use std::rc::Rc;
 use mpc_bytecode::{Gate, Scalar, WireId, FIX_FRAC_BITS};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::value::{int_range, scalar_type_by_name, ArrayVal, Builtin, FuncVal, ScalarVal, Type, Value, DEFAULT_INT};
+use super::value::{
+    int_range, scalar_type_by_name, ArrayVal, Builtin, FuncVal, ScalarVal, Type, Value, DEFAULT_INT,
+};
 use crate::circuit::{Circuit, CircuitBuilder};
 use crate::diagnostics::Diagnostic;
 use crate::lower::{bits, ops};
@@ -97,7 +99,11 @@ pub struct Elaborator {
 
 impl Elaborator {
     /// Elaborates the program `main` (already parsed as `body`).
-    pub fn run(sources: SourceMap, main: FileId, body: &[Stmt]) -> (SourceMap, Result<Circuit, Vec<Diagnostic>>) {
+    pub fn run(
+        sources: SourceMap,
+        main: FileId,
+        body: &[Stmt],
+    ) -> (SourceMap, Result<Circuit, Vec<Diagnostic>>) {
         let mut e = Elaborator {
             sources,
             b: CircuitBuilder::new(),
@@ -117,13 +123,22 @@ impl Elaborator {
         let file = e.sources.get(main);
         let name = file.name.clone();
         let key = match &file.path {
-            Some(path) => std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()).display().to_string(),
+            Some(path) => std::fs::canonicalize(path)
+                .unwrap_or_else(|_| path.clone())
+                .display()
+                .to_string(),
             None => name.clone(),
         };
-        e.modules.push(ModuleData { name, file: main, globals: Scope::default() });
+        e.modules.push(ModuleData {
+            name,
+            file: main,
+            globals: Scope::default(),
+        });
         e.loading.push(key);
         e.run_module_body(0, body);
-        let Elaborator { sources, b, diags, .. } = e;
+        let Elaborator {
+            sources, b, diags, ..
+        } = e;
         if diags.is_empty() {
             (sources, Ok(b.finish()))
         } else {
@@ -133,7 +148,12 @@ impl Elaborator {
 
     /// Runs a module's top-level statements in a module-level frame.
     pub(super) fn run_module_body(&mut self, module: usize, body: &[Stmt]) {
-        self.frames.push(Frame { module, locals: None, captured: None, secret_ifs: 0 });
+        self.frames.push(Frame {
+            module,
+            locals: None,
+            captured: None,
+            secret_ifs: 0,
+        });
         if let Flow::Return(_) = self.exec_block(body) {
             // Reported where the `return` was met.
         }
@@ -144,7 +164,9 @@ impl Elaborator {
 
     /// Records an error (once per place and message) and returns [`Value::Error`].
     pub(super) fn report(&mut self, d: Diagnostic) -> Value {
-        if self.diags.len() < MAX_ERRORS && self.reported.insert((d.primary.span, d.message.clone())) {
+        if self.diags.len() < MAX_ERRORS
+            && self.reported.insert((d.primary.span, d.message.clone()))
+        {
             self.diags.push(d);
         }
         Value::Error
@@ -165,11 +187,16 @@ impl Elaborator {
     }
 
     fn frame(&self) -> &Frame {
-        self.frames.last().expect("a frame is active while elaborating")
+        self.frames
+            .last()
+            .expect("a frame is active while elaborating")
     }
 
     fn scope_mut(&mut self) -> &mut Scope {
-        let frame = self.frames.last_mut().expect("a frame is active while elaborating");
+        let frame = self
+            .frames
+            .last_mut()
+            .expect("a frame is active while elaborating");
         match &mut frame.locals {
             Some(locals) => locals,
             None => &mut self.modules[frame.module].globals,
@@ -190,7 +217,8 @@ impl Elaborator {
         if let Some(builtin) = Builtin::by_name(name) {
             return Some(Binding::Value(Value::Builtin(builtin)));
         }
-        scalar_type_by_name(name).map(|(s, secret)| Binding::Value(Value::Type(Type::Scalar(s, secret))))
+        scalar_type_by_name(name)
+            .map(|(s, secret)| Binding::Value(Value::Type(Type::Scalar(s, secret))))
     }
 
     fn get_var(&mut self, name: &str, span: Span) -> Value {
@@ -220,10 +248,11 @@ impl Elaborator {
         let old = self.scope_mut().get(&name).cloned();
         let value = match (old, value.ty()) {
             (Some(Binding::Value(old)), Some(new_ty)) => match old.ty() {
-                Some(old_ty) if old_ty != new_ty && old_ty != Type::Lit => match self.coerce(value.clone(), &old_ty) {
-                    Ok(v) => v,
-                    Err(_) => {
-                        self.report(
+                Some(old_ty) if old_ty != new_ty && old_ty != Type::Lit => {
+                    match self.coerce(value.clone(), &old_ty) {
+                        Ok(v) => v,
+                        Err(_) => {
+                            self.report(
                             Diagnostic::error(
                                 format!("`{name}` has type `{old_ty}` but is assigned a `{new_ty}`"),
                                 span,
@@ -233,9 +262,10 @@ impl Elaborator {
                                 cast_hint(&old_ty, "...")
                             )),
                         );
-                        return;
+                            return;
+                        }
                     }
-                },
+                }
                 _ => value,
             },
             _ => value,
@@ -259,7 +289,10 @@ impl Elaborator {
 
     fn exec_stmt(&mut self, stmt: &Stmt) -> Flow {
         let outer_place = self.b.place();
-        self.b.set_place(Span { end: stmt.span.start + 1, ..stmt.span });
+        self.b.set_place(Span {
+            end: stmt.span.start + 1,
+            ..stmt.span
+        });
         let flow = self.exec_stmt_inner(stmt);
         self.b.set_place(outer_place);
         flow
@@ -285,7 +318,9 @@ impl Elaborator {
                 let v = self.binary(*op, current, rhs, stmt.span);
                 self.assign(target, v, value.span);
             }
-            StmtKind::If { branches, orelse } => return self.exec_if(branches, orelse.as_deref(), stmt.span),
+            StmtKind::If { branches, orelse } => {
+                return self.exec_if(branches, orelse.as_deref(), stmt.span)
+            }
             StmtKind::For { var, iter, body } => {
                 let it = self.eval(iter);
                 let items = match self.iteration_items(it, iter.span) {
@@ -330,8 +365,15 @@ impl Elaborator {
             StmtKind::Def(def) => {
                 let frame = self.frame();
                 let captured = frame.locals.as_ref().map(|l| Rc::new(l.clone()));
-                let f = FuncVal { def: def.clone(), module: frame.module, captured };
-                self.scope_mut().insert(def.name.name.clone(), Binding::Value(Value::Func(Rc::new(f))));
+                let f = FuncVal {
+                    def: def.clone(),
+                    module: frame.module,
+                    captured,
+                };
+                self.scope_mut().insert(
+                    def.name.name.clone(),
+                    Binding::Value(Value::Func(Rc::new(f))),
+                );
             }
             StmtKind::Return(value) => {
                 if self.frame().locals.is_none() {
@@ -354,7 +396,8 @@ impl Elaborator {
             StmtKind::Import { module, alias } => {
                 if let Some(id) = self.import(&module.name, module.span) {
                     let local = alias.as_ref().unwrap_or(module).name.clone();
-                    self.scope_mut().insert(local, Binding::Value(Value::Module(id)));
+                    self.scope_mut()
+                        .insert(local, Binding::Value(Value::Module(id)));
                 }
             }
             StmtKind::FromImport { module, names } => {
@@ -362,7 +405,10 @@ impl Elaborator {
                     for (name, alias) in names {
                         let v = match self.modules[id].globals.get(&name.name) {
                             Some(Binding::Value(v)) => v.clone(),
-                            _ => self.error(format!("module `{}` has no `{}`", module.name, name.name), name.span),
+                            _ => self.error(
+                                format!("module `{}` has no `{}`", module.name, name.name),
+                                name.span,
+                            ),
                         };
                         let local = alias.as_ref().unwrap_or(name).name.clone();
                         self.scope_mut().insert(local, Binding::Value(v));
@@ -377,10 +423,17 @@ impl Elaborator {
     fn iteration_items(&mut self, it: Value, span: Span) -> Option<Vec<Value>> {
         match it {
             Value::Range(start, stop, step) => {
-                let count = if step > 0 { (stop - start + step - 1) / step } else { (start - stop - step - 1) / -step };
+                let count = if step > 0 {
+                    (stop - start + step - 1) / step
+                } else {
+                    (start - stop - step - 1) / -step
+                };
                 let count = count.max(0);
                 if count > MAX_GATES as i128 {
-                    self.error(format!("a loop of {count} iterations is too long to unroll"), span);
+                    self.error(
+                        format!("a loop of {count} iterations is too long to unroll"),
+                        span,
+                    );
                     return None;
                 }
                 Some((0..count).map(|i| Value::Lit(start + i * step)).collect())
@@ -391,15 +444,21 @@ impl Elaborator {
             other => {
                 let what = other.describe();
                 self.report(
-                    Diagnostic::error(format!("cannot iterate over {what}"), span)
-                        .with_help("loop over `range(...)` with compile-time bounds, or over an array"),
+                    Diagnostic::error(format!("cannot iterate over {what}"), span).with_help(
+                        "loop over `range(...)` with compile-time bounds, or over an array",
+                    ),
                 );
                 None
             }
         }
     }
 
-    fn exec_if(&mut self, branches: &[(Expr, Vec<Stmt>)], orelse: Option<&[Stmt]>, span: Span) -> Flow {
+    fn exec_if(
+        &mut self,
+        branches: &[(Expr, Vec<Stmt>)],
+        orelse: Option<&[Stmt]>,
+        span: Span,
+    ) -> Flow {
         let Some(((cond, body), rest)) = branches.split_first() else {
             return match orelse {
                 Some(block) => self.exec_block(block),
@@ -410,19 +469,30 @@ impl Elaborator {
         match &c {
             Value::Error => return Flow::Normal,
             Value::Lit(n) => {
-                return if *n != 0 { self.exec_block(body) } else { self.exec_if(rest, orelse, span) };
+                return if *n != 0 {
+                    self.exec_block(body)
+                } else {
+                    self.exec_if(rest, orelse, span)
+                };
             }
             Value::Scalar(s) if s.scalar == Scalar::Bool => {
                 if !s.secret {
                     if let Some(v) = self.b.const_value(s.wire) {
-                        return if v != 0 { self.exec_block(body) } else { self.exec_if(rest, orelse, span) };
+                        return if v != 0 {
+                            self.exec_block(body)
+                        } else {
+                            self.exec_if(rest, orelse, span)
+                        };
                     }
                 }
                 self.exec_secret_if(s.wire, body, rest, orelse, span);
             }
             other => {
                 let what = other.describe();
-                self.error(format!("an `if` condition must be a `bool` or `sbool`, not {what}"), cond.span);
+                self.error(
+                    format!("an `if` condition must be a `bool` or `sbool`, not {what}"),
+                    cond.span,
+                );
             }
         }
         Flow::Normal
@@ -448,26 +518,35 @@ impl Elaborator {
         self.frames.last_mut().expect("frame").secret_ifs -= 1;
 
         let mut merged = Scope::default();
-        let header = Span { end: span.start + 2, ..span };
-        let names: Vec<Rc<str>> = then_scope.keys().chain(else_scope.keys()).cloned().collect();
+        let header = Span {
+            end: span.start + 2,
+            ..span
+        };
+        let names: Vec<Rc<str>> = then_scope
+            .keys()
+            .chain(else_scope.keys())
+            .cloned()
+            .collect();
         for name in names {
             if merged.contains_key(&name) {
                 continue;
             }
             let binding = match (then_scope.get(&name), else_scope.get(&name)) {
-                (Some(Binding::Value(t)), Some(Binding::Value(e))) => match self.select(c, t, e) {
-                    Ok(v) => Binding::Value(v),
-                    Err((tt, et)) => {
-                        self.report(
+                (Some(Binding::Value(t)), Some(Binding::Value(e))) => {
+                    match self.select(c, t, e) {
+                        Ok(v) => Binding::Value(v),
+                        Err((tt, et)) => {
+                            self.report(
                             Diagnostic::error(
                                 format!("`{name}` is a `{tt}` in one branch and a `{et}` in the other"),
                                 header,
                             )
                             .with_help("give the variable the same type in every branch"),
                         );
-                        Binding::Value(Value::Error)
+                            Binding::Value(Value::Error)
+                        }
                     }
-                },
+                }
                 _ => Binding::BranchLocal(header),
             };
             merged.insert(name, binding);
@@ -488,13 +567,20 @@ impl Elaborator {
                     Value::Error => vec![Value::Error; targets.len()],
                     other => {
                         let what = other.describe();
-                        self.error(format!("cannot unpack {what} into {} names", targets.len()), target.span);
+                        self.error(
+                            format!("cannot unpack {what} into {} names", targets.len()),
+                            target.span,
+                        );
                         vec![Value::Error; targets.len()]
                     }
                 };
                 if items.len() != targets.len() {
                     self.error(
-                        format!("cannot unpack {} values into {} names", items.len(), targets.len()),
+                        format!(
+                            "cannot unpack {} values into {} names",
+                            items.len(),
+                            targets.len()
+                        ),
                         target.span,
                     );
                     return;
@@ -516,10 +602,12 @@ impl Elaborator {
                     return;
                 };
                 let container = self.get_var(name, base.span);
-                let indices: Vec<(Value, Span)> = path.iter().map(|e| (self.eval(e), e.span)).collect();
+                let indices: Vec<(Value, Span)> =
+                    path.iter().map(|e| (self.eval(e), e.span)).collect();
                 let updated = self.assign_path(container, &indices, value);
                 if !matches!(updated, Value::Error) {
-                    self.scope_mut().insert(name.clone(), Binding::Value(updated));
+                    self.scope_mut()
+                        .insert(name.clone(), Binding::Value(updated));
                 }
             }
             _ => {
@@ -552,7 +640,10 @@ impl Elaborator {
                 Some(t) => t,
                 None => {
                     return self.error(
-                        format!("cannot store a `{value_ty}` in an array of `{}`", array.elem),
+                        format!(
+                            "cannot store a `{value_ty}` in an array of `{}`",
+                            array.elem
+                        ),
                         *span,
                     )
                 }
@@ -573,7 +664,11 @@ impl Elaborator {
             IndexKind::Const(i) => {
                 let old = array.items[i].clone();
                 let new = self.assign_path(old, rest, value);
-                let new = if rest.is_empty() { self.coerce_or_report(new, &array.elem.clone(), *span) } else { new };
+                let new = if rest.is_empty() {
+                    self.coerce_or_report(new, &array.elem.clone(), *span)
+                } else {
+                    new
+                };
                 Rc::make_mut(&mut array.items)[i] = new;
                 Value::Array(array)
             }
@@ -582,7 +677,11 @@ impl Elaborator {
                 for (j, eq) in eqs.into_iter().enumerate() {
                     let old = array.items[j].clone();
                     let new = self.assign_path(old.clone(), rest, value.clone());
-                    let new = if rest.is_empty() { self.coerce_or_report(new, &elem, *span) } else { new };
+                    let new = if rest.is_empty() {
+                        self.coerce_or_report(new, &elem, *span)
+                    } else {
+                        new
+                    };
                     let merged = self.select(eq, &new, &old).unwrap_or(Value::Error);
                     Rc::make_mut(&mut array.items)[j] = merged;
                 }
@@ -606,13 +705,19 @@ impl Elaborator {
                     Some(Binding::Value(v)) => v.clone(),
                     _ => {
                         let module = self.modules[id].name.clone();
-                        self.error(format!("module `{module}` has no `{}`", name.name), name.span)
+                        self.error(
+                            format!("module `{module}` has no `{}`", name.name),
+                            name.span,
+                        )
                     }
                 },
                 Value::Error => Value::Error,
                 other => {
                     let what = other.describe();
-                    self.error(format!("{what} has no attribute `{}`", name.name), name.span)
+                    self.error(
+                        format!("{what} has no attribute `{}`", name.name),
+                        name.span,
+                    )
                 }
             },
             ExprKind::Unary(op, operand) => {
@@ -628,7 +733,11 @@ impl Elaborator {
                 self.compare(*op, l, r, e.span)
             }
             ExprKind::Logic(op, l, r) => self.logic(*op, l, r),
-            ExprKind::IfElse { cond, then, otherwise } => {
+            ExprKind::IfElse {
+                cond,
+                then,
+                otherwise,
+            } => {
                 let c = self.eval(cond);
                 match self.condition(&c, cond.span) {
                     Condition::Error => Value::Error,
@@ -698,7 +807,8 @@ impl Elaborator {
                     if self.too_many_errors() {
                         break;
                     }
-                    self.scope_mut().insert(var.name.clone(), Binding::Value(item));
+                    self.scope_mut()
+                        .insert(var.name.clone(), Binding::Value(item));
                     values.push(self.eval(elt));
                 }
                 match saved {
@@ -720,7 +830,11 @@ impl Elaborator {
 
     pub(super) fn const_scalar(&mut self, scalar: Scalar, secret: bool, raw: u64) -> Value {
         let wire = self.b.constant(raw);
-        Value::Scalar(ScalarVal { scalar, secret, wire })
+        Value::Scalar(ScalarVal {
+            scalar,
+            secret,
+            wire,
+        })
     }
 
     /// An array of `values`, all converted to one element type.
@@ -739,12 +853,23 @@ impl Elaborator {
             } else {
                 match join_types(&elem, &t) {
                     Some(j) => j,
-                    None => return self.error(format!("array elements have different types `{elem}` and `{t}`"), span),
+                    None => {
+                        return self.error(
+                            format!("array elements have different types `{elem}` and `{t}`"),
+                            span,
+                        )
+                    }
                 }
             };
         }
-        let items = values.into_iter().map(|v| self.coerce_or_report(v, &elem, span)).collect();
-        Value::Array(ArrayVal { elem, items: Rc::new(items) })
+        let items = values
+            .into_iter()
+            .map(|v| self.coerce_or_report(v, &elem, span))
+            .collect();
+        Value::Array(ArrayVal {
+            elem,
+            items: Rc::new(items),
+        })
     }
 
     // ----- compile-time values and conditions ----------------------------------------
@@ -755,8 +880,11 @@ impl Elaborator {
             Value::Lit(n) => Some(Known::Int(*n)),
             Value::Error => None,
             Value::Scalar(s) if s.secret => {
-                let mut d = Diagnostic::error(format!("{what} must be known at compile time, but this value is secret"), span)
-                    .with_label("secret");
+                let mut d = Diagnostic::error(
+                    format!("{what} must be known at compile time, but this value is secret"),
+                    span,
+                )
+                .with_label("secret");
                 if what.contains("range") || what.contains("while") {
                     d = d.with_help("loop to a public bound and guard the work with a secret `if` or a conditional expression");
                 }
@@ -766,7 +894,9 @@ impl Elaborator {
             Value::Scalar(s) => match self.b.const_value(s.wire) {
                 Some(raw) => Some(match s.scalar {
                     Scalar::Bool => Known::Bool(raw != 0),
-                    scalar if scalar.is_signed() => Known::Int(i128::from(scalar.normalize(raw) as i64)),
+                    scalar if scalar.is_signed() => {
+                        Known::Int(i128::from(scalar.normalize(raw) as i64))
+                    }
                     scalar => Known::Int(i128::from(scalar.normalize(raw))),
                 }),
                 None => {
@@ -782,7 +912,10 @@ impl Elaborator {
             },
             other => {
                 let what_is = other.describe();
-                self.error(format!("{what} must be a compile-time integer or bool, not {what_is}"), span);
+                self.error(
+                    format!("{what} must be a compile-time integer or bool, not {what_is}"),
+                    span,
+                );
                 None
             }
         }
@@ -809,7 +942,10 @@ impl Elaborator {
             },
             other => {
                 let what = other.describe();
-                self.error(format!("a condition must be a `bool` or `sbool`, not {what}"), span);
+                self.error(
+                    format!("a condition must be a `bool` or `sbool`, not {what}"),
+                    span,
+                );
                 Condition::Error
             }
         }
@@ -828,9 +964,8 @@ impl Elaborator {
                 let wire = match (op, s.scalar) {
                     (UnOp::Neg, Scalar::Int { .. } | Scalar::Fix) => self.b.push(Gate::Neg(s.wire)),
                     (UnOp::Pos, Scalar::Int { .. } | Scalar::Fix) => s.wire,
-                    (UnOp::Invert, Scalar::Int { .. } | Scalar::Bool) | (UnOp::Not, Scalar::Bool) => {
-                        ops::invert(&mut self.b, s.scalar, s.wire)
-                    }
+                    (UnOp::Invert, Scalar::Int { .. } | Scalar::Bool)
+                    | (UnOp::Not, Scalar::Bool) => ops::invert(&mut self.b, s.scalar, s.wire),
                     _ => {
                         let symbol = match op {
                             UnOp::Neg => "-",
@@ -839,7 +974,10 @@ impl Elaborator {
                             UnOp::Not => "not",
                         };
                         return self.error(
-                            format!("`{symbol}` is not defined for `{}`", s.scalar.name(s.secret)),
+                            format!(
+                                "`{symbol}` is not defined for `{}`",
+                                s.scalar.name(s.secret)
+                            ),
                             span,
                         );
                     }
@@ -855,7 +993,13 @@ impl Elaborator {
 
     /// Brings two operands to one scalar type: a literal takes the other's type; typed
     /// operands must agree in width and signedness.
-    fn unify(&mut self, symbol: &str, a: Value, b: Value, span: Span) -> Option<(ScalarVal, ScalarVal)> {
+    fn unify(
+        &mut self,
+        symbol: &str,
+        a: Value,
+        b: Value,
+        span: Span,
+    ) -> Option<(ScalarVal, ScalarVal)> {
         match (a, b) {
             (Value::Error, _) | (_, Value::Error) => None,
             (Value::Lit(n), Value::Scalar(s)) => Some((self.lit_as(n, s.scalar, span)?, s)),
@@ -863,7 +1007,11 @@ impl Elaborator {
             (Value::Scalar(x), Value::Scalar(y)) if x.scalar == y.scalar => Some((x, y)),
             (Value::Scalar(x), Value::Scalar(y)) => {
                 let (xt, yt) = (x.scalar.name(x.secret), y.scalar.name(y.secret));
-                let (narrow, wide) = if x.scalar.bits() <= y.scalar.bits() { (&xt, y.scalar) } else { (&yt, x.scalar) };
+                let (narrow, wide) = if x.scalar.bits() <= y.scalar.bits() {
+                    (&xt, y.scalar)
+                } else {
+                    (&yt, x.scalar)
+                };
                 let target = wide.name(x.secret || y.secret);
                 self.report(
                     Diagnostic::error(format!("operands of `{symbol}` have different types `{xt}` and `{yt}`"), span)
@@ -885,13 +1033,18 @@ impl Elaborator {
             Scalar::Int { bits, signed } => {
                 let (lo, hi) = int_range(bits, signed);
                 if n < lo || n > hi {
-                    self.error(format!("{n} does not fit in `{}`", scalar.name(false)), span);
+                    self.error(
+                        format!("{n} does not fit in `{}`", scalar.name(false)),
+                        span,
+                    );
                     return None;
                 }
                 n as u64
             }
             Scalar::Fix => {
-                let scaled = n.checked_mul(1 << FIX_FRAC_BITS).filter(|v| i64::try_from(*v).is_ok());
+                let scaled = n
+                    .checked_mul(1 << FIX_FRAC_BITS)
+                    .filter(|v| i64::try_from(*v).is_ok());
                 match scaled {
                     Some(v) => v as u64,
                     None => {
@@ -906,7 +1059,11 @@ impl Elaborator {
             }
         };
         let wire = self.b.constant(raw);
-        Some(ScalarVal { scalar, secret: false, wire })
+        Some(ScalarVal {
+            scalar,
+            secret: false,
+            wire,
+        })
     }
 
     pub(super) fn binary(&mut self, op: BinOp, a: Value, b: Value, span: Span) -> Value {
@@ -950,8 +1107,13 @@ impl Elaborator {
             }
             (BinOp::Div, Scalar::Int { .. }) => {
                 return self.report(
-                    Diagnostic::error("`/` is fixed-point division and is not defined for integers", span)
-                        .with_help("use `//` for floor division, or convert to fixed point with `sfix(x)`"),
+                    Diagnostic::error(
+                        "`/` is fixed-point division and is not defined for integers",
+                        span,
+                    )
+                    .with_help(
+                        "use `//` for floor division, or convert to fixed point with `sfix(x)`",
+                    ),
                 )
             }
             _ => {
@@ -960,16 +1122,29 @@ impl Elaborator {
                     _ => "see the operators of each type in the language reference",
                 };
                 return self.report(
-                    Diagnostic::error(format!("`{symbol}` is not defined for `{}`", s.name(secret)), span).with_help(help),
+                    Diagnostic::error(
+                        format!("`{symbol}` is not defined for `{}`", s.name(secret)),
+                        span,
+                    )
+                    .with_help(help),
                 );
             }
         };
-        Value::Scalar(ScalarVal { scalar: s, secret, wire })
+        Value::Scalar(ScalarVal {
+            scalar: s,
+            secret,
+            wire,
+        })
     }
 
     /// A public divisor that is the constant zero is a compile error (LANGUAGE.md §3).
     fn check_divisor(&mut self, y: &ScalarVal, span: Span) -> bool {
-        if !y.secret && self.b.const_value(y.wire).is_some_and(|v| y.scalar.normalize(v) == 0) {
+        if !y.secret
+            && self
+                .b
+                .const_value(y.wire)
+                .is_some_and(|v| y.scalar.normalize(v) == 0)
+        {
             self.error("division by zero", span);
             return false;
         }
@@ -992,13 +1167,18 @@ impl Elaborator {
             }
             BinOp::Pow => match u32::try_from(y) {
                 Ok(k) => x.checked_pow(k),
-                Err(_) => return self.error("the exponent of `**` must be a non-negative integer", span),
+                Err(_) => {
+                    return self.error("the exponent of `**` must be a non-negative integer", span)
+                }
             },
             BinOp::BitAnd => Some(x & y),
             BinOp::BitOr => Some(x | y),
             BinOp::BitXor => Some(x ^ y),
             BinOp::Shl | BinOp::Shr if y < 0 => return self.error("negative shift amount", span),
-            BinOp::Shl => u32::try_from(y).ok().filter(|k| *k < 127).and_then(|k| x.checked_mul(1i128 << k)),
+            BinOp::Shl => u32::try_from(y)
+                .ok()
+                .filter(|k| *k < 127)
+                .and_then(|k| x.checked_mul(1i128 << k)),
             BinOp::Shr => Some(x >> y.min(127)),
         };
         match result {
@@ -1036,10 +1216,17 @@ impl Elaborator {
             return self.error("the exponent of `**` must be a non-negative integer", span);
         }
         let Value::Scalar(x) = a else {
-            return if matches!(a, Value::Error) { a } else { self.error("`**` needs a number", span) };
+            return if matches!(a, Value::Error) {
+                a
+            } else {
+                self.error("`**` needs a number", span)
+            };
         };
         if !matches!(x.scalar, Scalar::Int { .. } | Scalar::Fix) {
-            return self.error(format!("`**` is not defined for `{}`", x.scalar.name(x.secret)), span);
+            return self.error(
+                format!("`**` is not defined for `{}`", x.scalar.name(x.secret)),
+                span,
+            );
         }
         let one = match x.scalar {
             Scalar::Fix => 1u64 << FIX_FRAC_BITS,
@@ -1100,7 +1287,11 @@ impl Elaborator {
             return Value::Error;
         };
         let wire = ops::compare(&mut self.b, op, x.scalar, x.wire, y.wire);
-        Value::Scalar(ScalarVal { scalar: Scalar::Bool, secret: x.secret || y.secret, wire })
+        Value::Scalar(ScalarVal {
+            scalar: Scalar::Bool,
+            secret: x.secret || y.secret,
+            wire,
+        })
     }
 
     fn logic(&mut self, op: LogicOp, l: &Expr, r: &Expr) -> Value {
@@ -1130,7 +1321,11 @@ impl Elaborator {
             LogicOp::And => self.b.push(Gate::And(lb.wire, rb.wire, 1)),
             LogicOp::Or => bits::or(&mut self.b, lb.wire, rb.wire, 1),
         };
-        Value::Scalar(ScalarVal { scalar: Scalar::Bool, secret: lb.secret || rb.secret, wire })
+        Value::Scalar(ScalarVal {
+            scalar: Scalar::Bool,
+            secret: lb.secret || rb.secret,
+            wire,
+        })
     }
 
     fn as_bool(&mut self, v: &Value, span: Span) -> Option<ScalarVal> {
@@ -1139,7 +1334,10 @@ impl Elaborator {
             Value::Error => None,
             other => {
                 let what = other.describe();
-                self.error(format!("`and`, `or` and `not` need `bool` or `sbool` operands, not {what}"), span);
+                self.error(
+                    format!("`and`, `or` and `not` need `bool` or `sbool` operands, not {what}"),
+                    span,
+                );
                 None
             }
         }
@@ -1148,24 +1346,41 @@ impl Elaborator {
     // ----- selection, coercion -------------------------------------------------------
 
     /// `c ? t : e` for values of joinable types; `Err` with both types otherwise.
-    pub(super) fn select(&mut self, c: WireId, t: &Value, e: &Value) -> Result<Value, (Type, Type)> {
+    pub(super) fn select(
+        &mut self,
+        c: WireId,
+        t: &Value,
+        e: &Value,
+    ) -> Result<Value, (Type, Type)> {
         let secret_c = !self.b.kind(c).is_public();
         let types = || (t.ty().unwrap_or(Type::Lit), e.ty().unwrap_or(Type::Lit));
         Ok(match (t, e) {
             (Value::Error, _) | (_, Value::Error) => Value::Error,
             (Value::Lit(x), Value::Lit(y)) if x == y => Value::Lit(*x),
-            (Value::Scalar(x), Value::Scalar(y)) if x.wire == y.wire && x.scalar == y.scalar && x.secret == y.secret => t.clone(),
+            (Value::Scalar(x), Value::Scalar(y))
+                if x.wire == y.wire && x.scalar == y.scalar && x.secret == y.secret =>
+            {
+                t.clone()
+            }
             (Value::Scalar(_) | Value::Lit(_), Value::Scalar(_) | Value::Lit(_)) => {
-                let joined = join_types(&t.ty().unwrap_or(Type::Lit), &e.ty().unwrap_or(Type::Lit)).ok_or_else(types)?;
+                let joined = join_types(&t.ty().unwrap_or(Type::Lit), &e.ty().unwrap_or(Type::Lit))
+                    .ok_or_else(types)?;
                 let joined = match joined {
                     Type::Lit => Type::Scalar(DEFAULT_INT, false),
                     j => j,
                 };
-                let (Ok(Value::Scalar(x)), Ok(Value::Scalar(y))) = (self.coerce(t.clone(), &joined), self.coerce(e.clone(), &joined)) else {
+                let (Ok(Value::Scalar(x)), Ok(Value::Scalar(y))) = (
+                    self.coerce(t.clone(), &joined),
+                    self.coerce(e.clone(), &joined),
+                ) else {
                     return Err(types());
                 };
                 let wire = ops::select(&mut self.b, x.scalar, c, x.wire, y.wire);
-                Value::Scalar(ScalarVal { scalar: x.scalar, secret: x.secret || y.secret || secret_c, wire })
+                Value::Scalar(ScalarVal {
+                    scalar: x.scalar,
+                    secret: x.secret || y.secret || secret_c,
+                    wire,
+                })
             }
             (Value::Array(x), Value::Array(y)) if x.items.len() == y.items.len() => {
                 if Rc::ptr_eq(&x.items, &y.items) {
@@ -1175,8 +1390,14 @@ impl Elaborator {
                 for (a, b) in x.items.iter().zip(y.items.iter()) {
                     items.push(self.select(c, a, b).map_err(|_| types())?);
                 }
-                let elem = items.first().and_then(Value::ty).unwrap_or_else(|| x.elem.clone());
-                Value::Array(ArrayVal { elem, items: Rc::new(items) })
+                let elem = items
+                    .first()
+                    .and_then(Value::ty)
+                    .unwrap_or_else(|| x.elem.clone());
+                Value::Array(ArrayVal {
+                    elem,
+                    items: Rc::new(items),
+                })
             }
             (Value::Tuple(x), Value::Tuple(y)) if x.len() == y.len() => {
                 let mut items = Vec::with_capacity(x.len());
@@ -1206,25 +1427,39 @@ impl Elaborator {
                 let placeholder = Span::default();
                 let (lo, hi) = match s {
                     Scalar::Int { bits, signed } => int_range(*bits, *signed),
-                    Scalar::Fix => (i128::from(i64::MIN >> FIX_FRAC_BITS), i128::from(i64::MAX >> FIX_FRAC_BITS)),
+                    Scalar::Fix => (
+                        i128::from(i64::MIN >> FIX_FRAC_BITS),
+                        i128::from(i64::MAX >> FIX_FRAC_BITS),
+                    ),
                     Scalar::Bool => return Err(found()),
                 };
                 if *n < lo || *n > hi {
                     return Err(found());
                 }
                 let s = self.lit_as(*n, *s, placeholder).ok_or_else(found)?;
-                Ok(Value::Scalar(ScalarVal { secret: *secret, ..s }))
+                Ok(Value::Scalar(ScalarVal {
+                    secret: *secret,
+                    ..s
+                }))
             }
             (Value::Lit(_), Type::Lit) => Ok(v),
-            (Value::Scalar(s), Type::Scalar(t, secret)) if s.scalar == *t && (*secret || !s.secret) => {
-                Ok(Value::Scalar(ScalarVal { secret: *secret, ..*s }))
+            (Value::Scalar(s), Type::Scalar(t, secret))
+                if s.scalar == *t && (*secret || !s.secret) =>
+            {
+                Ok(Value::Scalar(ScalarVal {
+                    secret: *secret,
+                    ..*s
+                }))
             }
             (Value::Array(a), Type::Array(elem, n)) if *n == 0 || a.items.len() == *n => {
                 let mut items = Vec::with_capacity(a.items.len());
                 for item in a.items.iter() {
                     items.push(self.coerce(item.clone(), elem).map_err(|_| found())?);
                 }
-                Ok(Value::Array(ArrayVal { elem: elem.as_ref().clone(), items: Rc::new(items) }))
+                Ok(Value::Array(ArrayVal {
+                    elem: elem.as_ref().clone(),
+                    items: Rc::new(items),
+                }))
             }
             (Value::Tuple(items), Type::Tuple(types)) if items.len() == types.len() => {
                 let mut out = Vec::with_capacity(items.len());
@@ -1249,7 +1484,10 @@ impl Elaborator {
     fn index_kind(&mut self, index: &Value, len: usize, span: Span) -> IndexKind {
         match index {
             Value::Error => IndexKind::Error,
-            Value::Scalar(s) if matches!(s.scalar, Scalar::Int { .. }) && (s.secret || self.b.const_value(s.wire).is_none()) => {
+            Value::Scalar(s)
+                if matches!(s.scalar, Scalar::Int { .. })
+                    && (s.secret || self.b.const_value(s.wire).is_none()) =>
+            {
                 IndexKind::Oblivious(self.index_equalities(*s, len))
             }
             _ => {
@@ -1258,7 +1496,10 @@ impl Elaborator {
                 };
                 let resolved = if i < 0 { i + len as i128 } else { i };
                 if resolved < 0 || resolved >= len as i128 {
-                    self.error(format!("index {i} is out of range for an array of length {len}"), span);
+                    self.error(
+                        format!("index {i} is out of range for an array of length {len}"),
+                        span,
+                    );
                     return IndexKind::Error;
                 }
                 IndexKind::Const(resolved as usize)
@@ -1296,12 +1537,20 @@ impl Elaborator {
     }
 
     /// `Σ eq_j · items[j]` over values of one type (0 when no position is selected).
-    fn oblivious_read(&mut self, eqs: &[WireId], items: &[Value], elem: &Type, secret_index: bool) -> Value {
+    fn oblivious_read(
+        &mut self,
+        eqs: &[WireId],
+        items: &[Value],
+        elem: &Type,
+        secret_index: bool,
+    ) -> Value {
         match elem {
             Type::Scalar(s, secret) => {
                 let mut terms = Vec::with_capacity(items.len());
                 for (eq, item) in eqs.iter().zip(items) {
-                    let Value::Scalar(x) = item else { return Value::Error };
+                    let Value::Scalar(x) = item else {
+                        return Value::Error;
+                    };
                     terms.push(if *s == Scalar::Bool {
                         let spread = self.b.push(Gate::Broadcast(*eq, 1));
                         self.b.push(Gate::And(spread, x.wire, 1))
@@ -1316,12 +1565,19 @@ impl Elaborator {
                     self.tree(terms, |b, l, r| b.push(Gate::Add(l, r)))
                 };
                 let wire = wire.unwrap_or_else(|| self.b.constant(0));
-                Value::Scalar(ScalarVal { scalar: *s, secret: *secret || secret_index, wire })
+                Value::Scalar(ScalarVal {
+                    scalar: *s,
+                    secret: *secret || secret_index,
+                    wire,
+                })
             }
             Type::Lit => {
                 let typed: Vec<Value> = items
                     .iter()
-                    .map(|v| self.coerce(v.clone(), &Type::Scalar(DEFAULT_INT, false)).unwrap_or(Value::Error))
+                    .map(|v| {
+                        self.coerce(v.clone(), &Type::Scalar(DEFAULT_INT, false))
+                            .unwrap_or(Value::Error)
+                    })
                     .collect();
                 self.oblivious_read(eqs, &typed, &Type::Scalar(DEFAULT_INT, false), secret_index)
             }
@@ -1337,8 +1593,14 @@ impl Elaborator {
                         .collect();
                     out.push(self.oblivious_read(eqs, &column, inner, secret_index));
                 }
-                let elem = out.first().and_then(Value::ty).unwrap_or_else(|| inner.as_ref().clone());
-                Value::Array(ArrayVal { elem, items: Rc::new(out) })
+                let elem = out
+                    .first()
+                    .and_then(Value::ty)
+                    .unwrap_or_else(|| inner.as_ref().clone());
+                Value::Array(ArrayVal {
+                    elem,
+                    items: Rc::new(out),
+                })
             }
             Type::Tuple(types) => {
                 let mut out = Vec::with_capacity(types.len());
@@ -1379,7 +1641,9 @@ impl Elaborator {
             },
             Value::Tuple(items) => match self.index_kind(&index, items.len(), span) {
                 IndexKind::Const(i) => items[i].clone(),
-                IndexKind::Oblivious(_) => self.error("a tuple can only be indexed by a constant", span),
+                IndexKind::Oblivious(_) => {
+                    self.error("a tuple can only be indexed by a constant", span)
+                }
                 IndexKind::Error => Value::Error,
             },
             other => {
@@ -1401,8 +1665,15 @@ impl Elaborator {
             Value::Array(a) => {
                 let len = a.items.len();
                 let (lo, hi) = (clamp(lo, len, 0), clamp(hi, len, len));
-                let items = if lo < hi { a.items[lo..hi].to_vec() } else { Vec::new() };
-                Value::Array(ArrayVal { elem: a.elem, items: Rc::new(items) })
+                let items = if lo < hi {
+                    a.items[lo..hi].to_vec()
+                } else {
+                    Vec::new()
+                };
+                Value::Array(ArrayVal {
+                    elem: a.elem,
+                    items: Rc::new(items),
+                })
             }
             Value::Error => Value::Error,
             other => {
@@ -1414,20 +1685,30 @@ impl Elaborator {
 
     // ----- calls ---------------------------------------------------------------------
 
-    fn call(&mut self, func: &Expr, args: &[Expr], kwargs: &[(crate::syntax::ast::Ident, Expr)], span: Span) -> Value {
+    fn call(
+        &mut self,
+        func: &Expr,
+        args: &[Expr],
+        kwargs: &[(crate::syntax::ast::Ident, Expr)],
+        span: Span,
+    ) -> Value {
         let f = self.eval(func);
         match f {
             Value::Error => Value::Error,
             Value::Builtin(builtin) => self.call_builtin(builtin, args, kwargs, span),
             Value::Type(t) => {
                 if !kwargs.is_empty() || args.len() != 1 {
-                    return self.error(format!("a conversion to `{t}` takes exactly one argument"), span);
+                    return self.error(
+                        format!("a conversion to `{t}` takes exactly one argument"),
+                        span,
+                    );
                 }
                 let v = self.eval(&args[0]);
                 self.convert(v, &t, span)
             }
             Value::Func(f) => {
-                let values: Vec<(Value, Span)> = args.iter().map(|a| (self.eval(a), a.span)).collect();
+                let values: Vec<(Value, Span)> =
+                    args.iter().map(|a| (self.eval(a), a.span)).collect();
                 let mut named = Vec::with_capacity(kwargs.len());
                 for (name, e) in kwargs {
                     named.push((name.clone(), self.eval(e), e.span));
@@ -1455,7 +1736,11 @@ impl Elaborator {
         let name = def.name.name.clone();
         if args.len() > def.params.len() {
             return self.error(
-                format!("`{name}` takes {} argument(s) but {} were given", def.params.len(), args.len()),
+                format!(
+                    "`{name}` takes {} argument(s) but {} were given",
+                    def.params.len(),
+                    args.len()
+                ),
                 span,
             );
         }
@@ -1464,8 +1749,15 @@ impl Elaborator {
         for (kw, value, at) in kwargs {
             match def.params.iter().position(|p| p.name.name == kw.name) {
                 Some(i) if bound[i].is_none() => bound[i] = Some((value, at)),
-                Some(_) => return self.error(format!("`{name}` got two values for `{}`", kw.name), kw.span),
-                None => return self.error(format!("`{name}` has no parameter `{}`", kw.name), kw.span),
+                Some(_) => {
+                    return self.error(
+                        format!("`{name}` got two values for `{}`", kw.name),
+                        kw.span,
+                    )
+                }
+                None => {
+                    return self.error(format!("`{name}` has no parameter `{}`", kw.name), kw.span)
+                }
             }
         }
         if self.call_depth >= MAX_INLINE_DEPTH {
@@ -1474,11 +1766,19 @@ impl Elaborator {
                     .with_help("recursion must end at compile time: make sure its arguments reach a constant base case"),
             );
         }
-        self.frames.push(Frame { module: f.module, locals: Some(Scope::default()), captured: f.captured.clone(), secret_ifs: 0 });
+        self.frames.push(Frame {
+            module: f.module,
+            locals: Some(Scope::default()),
+            captured: f.captured.clone(),
+            secret_ifs: 0,
+        });
         self.call_depth += 1;
         for (param, arg) in def.params.iter().zip(bound) {
             let Some((value, at)) = arg else {
-                self.error(format!("`{name}` is missing the argument `{}`", param.name.name), span);
+                self.error(
+                    format!("`{name}` is missing the argument `{}`", param.name.name),
+                    span,
+                );
                 self.set_var(param.name.name.clone(), Value::Error, param.name.span);
                 continue;
             };
@@ -1490,7 +1790,10 @@ impl Elaborator {
                             Ok(v) => v,
                             Err(found) => self.report(
                                 Diagnostic::error(
-                                    format!("argument `{}` of `{name}` must be `{ty}`, found `{found}`", param.name.name),
+                                    format!(
+                                        "argument `{}` of `{name}` must be `{ty}`, found `{found}`",
+                                        param.name.name
+                                    ),
                                     at,
                                 )
                                 .with_secondary(annotation.span, "declared here"),
@@ -1501,19 +1804,22 @@ impl Elaborator {
                 }
                 None => value,
             };
-            self.scope_mut().insert(param.name.name.clone(), Binding::Value(value));
+            self.scope_mut()
+                .insert(param.name.name.clone(), Binding::Value(value));
         }
         let result = match self.exec_block(&def.body) {
             Flow::Return(v) => v,
             Flow::Normal => Value::None,
         };
         let result = match &def.ret {
-            Some(annotation) if !matches!(result, Value::Error) => match self.eval_type(annotation) {
+            Some(annotation) if !matches!(result, Value::Error) => match self.eval_type(annotation)
+            {
                 Some(ty) => match self.coerce(result, &ty) {
                     Ok(v) => v,
-                    Err(found) => self.report(
-                        Diagnostic::error(format!("`{name}` must return `{ty}`, but returns `{found}`"), annotation.span),
-                    ),
+                    Err(found) => self.report(Diagnostic::error(
+                        format!("`{name}` must return `{ty}`, but returns `{found}`"),
+                        annotation.span,
+                    )),
                 },
                 None => Value::Error,
             },
@@ -1552,7 +1858,12 @@ impl Elaborator {
                     Scalar::Int { .. } => n as u64,
                     Scalar::Bool => u64::from(n != 0),
                     Scalar::Fix => match self.lit_as(n, Scalar::Fix, span) {
-                        Some(s) => return Value::Scalar(ScalarVal { secret: to_secret, ..s }),
+                        Some(s) => {
+                            return Value::Scalar(ScalarVal {
+                                secret: to_secret,
+                                ..s
+                            })
+                        }
                         None => return Value::Error,
                     },
                 };
@@ -1562,19 +1873,39 @@ impl Elaborator {
                 if s.secret && !to_secret {
                     return self.report(
                         Diagnostic::error(
-                            format!("a secret `{}` cannot become a public `{}`", s.scalar.name(true), to.name(false)),
+                            format!(
+                                "a secret `{}` cannot become a public `{}`",
+                                s.scalar.name(true),
+                                to.name(false)
+                            ),
                             span,
                         )
-                        .with_help("open it explicitly with `reveal(...)`, or convert to a secret type"),
+                        .with_help(
+                            "open it explicitly with `reveal(...)`, or convert to a secret type",
+                        ),
                     );
                 }
                 let wire = ops::cast(&mut self.b, s.scalar, to, s.wire);
-                Value::Scalar(ScalarVal { scalar: to, secret: to_secret || s.secret, wire })
+                Value::Scalar(ScalarVal {
+                    scalar: to,
+                    secret: to_secret || s.secret,
+                    wire,
+                })
             }
             Value::Array(a) => {
-                let items: Vec<Value> = a.items.iter().map(|item| self.convert(item.clone(), t, span)).collect();
-                let elem = items.first().and_then(Value::ty).unwrap_or(Type::Scalar(to, to_secret));
-                Value::Array(ArrayVal { elem, items: Rc::new(items) })
+                let items: Vec<Value> = a
+                    .items
+                    .iter()
+                    .map(|item| self.convert(item.clone(), t, span))
+                    .collect();
+                let elem = items
+                    .first()
+                    .and_then(Value::ty)
+                    .unwrap_or(Type::Scalar(to, to_secret));
+                Value::Array(ArrayVal {
+                    elem,
+                    items: Rc::new(items),
+                })
             }
             other => {
                 let what = other.describe();
@@ -1610,7 +1941,9 @@ fn floor_div(x: i128, y: i128) -> i128 {
 /// `sint[N][M]` is N rows of M (LANGUAGE.md §2).
 fn append_dimension(t: Type, n: usize) -> Type {
     match t {
-        Type::Array(inner, m) => Type::Array(Rc::new(append_dimension(inner.as_ref().clone(), n)), m),
+        Type::Array(inner, m) => {
+            Type::Array(Rc::new(append_dimension(inner.as_ref().clone(), n)), m)
+        }
         scalar => Type::Array(Rc::new(scalar), n),
     }
 }
@@ -1619,14 +1952,21 @@ fn append_dimension(t: Type, n: usize) -> Type {
 pub(super) fn join_types(a: &Type, b: &Type) -> Option<Type> {
     Some(match (a, b) {
         _ if a == b => a.clone(),
-        (Type::Lit, Type::Scalar(s, secret)) | (Type::Scalar(s, secret), Type::Lit) if *s != Scalar::Bool => {
+        (Type::Lit, Type::Scalar(s, secret)) | (Type::Scalar(s, secret), Type::Lit)
+            if *s != Scalar::Bool =>
+        {
             Type::Scalar(*s, *secret)
         }
         (Type::Scalar(s, x), Type::Scalar(t, y)) if s == t => Type::Scalar(*s, *x || *y),
-        (Type::Array(x, n), Type::Array(y, m)) if n == m => Type::Array(Rc::new(join_types(x, y)?), *n),
-        (Type::Tuple(xs), Type::Tuple(ys)) if xs.len() == ys.len() => {
-            Type::Tuple(xs.iter().zip(ys.iter()).map(|(x, y)| join_types(x, y)).collect::<Option<_>>()?)
+        (Type::Array(x, n), Type::Array(y, m)) if n == m => {
+            Type::Array(Rc::new(join_types(x, y)?), *n)
         }
+        (Type::Tuple(xs), Type::Tuple(ys)) if xs.len() == ys.len() => Type::Tuple(
+            xs.iter()
+                .zip(ys.iter())
+                .map(|(x, y)| join_types(x, y))
+                .collect::<Option<_>>()?,
+        ),
         _ => return None,
     })
 }

@@ -13,15 +13,28 @@ impl Elaborator {
     /// Loads module `name` (once) and returns its id.
     pub(super) fn import(&mut self, name: &str, span: Span) -> Option<usize> {
         let importer = self.modules[self.current_module()].file;
-        let dir = self.sources.get(importer).path.as_ref().and_then(|p| p.parent().map(PathBuf::from));
-        let local = dir.map(|d| d.join(format!("{name}.mpc"))).filter(|p| p.is_file());
+        let dir = self
+            .sources
+            .get(importer)
+            .path
+            .as_ref()
+            .and_then(|p| p.parent().map(PathBuf::from));
+        let local = dir
+            .map(|d| d.join(format!("{name}.mpc")))
+            .filter(|p| p.is_file());
         let (key, display, path, text) = match local {
             Some(path) => {
-                let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()).display().to_string();
+                let key = std::fs::canonicalize(&path)
+                    .unwrap_or_else(|_| path.clone())
+                    .display()
+                    .to_string();
                 match std::fs::read_to_string(&path) {
                     Ok(text) => (key, path.display().to_string(), Some(path), text),
                     Err(e) => {
-                        self.error(format!("cannot read module `{}`: {e}", path.display()), span);
+                        self.error(
+                            format!("cannot read module `{}`: {e}", path.display()),
+                            span,
+                        );
                         return None;
                     }
                 }
@@ -66,7 +79,11 @@ impl Elaborator {
             }
         };
         let id = self.modules.len();
-        self.modules.push(ModuleData { name: name.to_string(), file, globals: Scope::default() });
+        self.modules.push(ModuleData {
+            name: name.to_string(),
+            file,
+            globals: Scope::default(),
+        });
         self.loading.push(key.clone());
         let saved_init = self.module_init.replace(name.to_string());
         let saved_conditions = std::mem::take(&mut self.secret_conditions);

@@ -24,7 +24,10 @@ pub enum Type {
 }
 
 /// `int`, the type a literal takes when nothing else decides.
-pub const DEFAULT_INT: Scalar = Scalar::Int { bits: 64, signed: true };
+pub const DEFAULT_INT: Scalar = Scalar::Int {
+    bits: 64,
+    signed: true,
+};
 
 impl Type {
     /// Whether any scalar inside is secret.
@@ -162,7 +165,13 @@ impl Builtin {
 /// The scalar type a type name denotes, with its visibility.
 pub fn scalar_type_by_name(name: &str) -> Option<(Scalar, bool)> {
     let (secret, rest) = match name.strip_prefix('s') {
-        Some(rest) if matches!(rest, "bool" | "fix") || rest.starts_with("int") || rest.starts_with("uint") => (true, rest),
+        Some(rest)
+            if matches!(rest, "bool" | "fix")
+                || rest.starts_with("int")
+                || rest.starts_with("uint") =>
+        {
+            (true, rest)
+        }
         _ => (false, name),
     };
     let scalar = match rest {
@@ -223,7 +232,9 @@ impl Value {
             Value::Scalar(s) => Type::Scalar(s.scalar, s.secret),
             Value::Lit(_) => Type::Lit,
             Value::Array(a) => Type::Array(Rc::new(a.elem.clone()), a.items.len()),
-            Value::Tuple(items) => Type::Tuple(items.iter().map(|v| v.ty()).collect::<Option<_>>()?),
+            Value::Tuple(items) => {
+                Type::Tuple(items.iter().map(|v| v.ty()).collect::<Option<_>>()?)
+            }
             _ => return None,
         })
     }
@@ -239,7 +250,10 @@ impl Value {
             Value::Range(..) => "a range".into(),
             Value::None => "nothing (the call returns no value)".into(),
             Value::Error => "an invalid value".into(),
-            data => format!("`{}`", data.ty().map_or_else(|| "?".into(), |t| t.to_string())),
+            data => format!(
+                "`{}`",
+                data.ty().map_or_else(|| "?".into(), |t| t.to_string())
+            ),
         }
     }
 }
@@ -260,8 +274,26 @@ mod tests {
     #[test]
     fn type_names_parse() {
         assert_eq!(scalar_type_by_name("sint"), Some((DEFAULT_INT, true)));
-        assert_eq!(scalar_type_by_name("uint8"), Some((Scalar::Int { bits: 8, signed: false }, false)));
-        assert_eq!(scalar_type_by_name("suint16"), Some((Scalar::Int { bits: 16, signed: false }, true)));
+        assert_eq!(
+            scalar_type_by_name("uint8"),
+            Some((
+                Scalar::Int {
+                    bits: 8,
+                    signed: false
+                },
+                false
+            ))
+        );
+        assert_eq!(
+            scalar_type_by_name("suint16"),
+            Some((
+                Scalar::Int {
+                    bits: 16,
+                    signed: false
+                },
+                true
+            ))
+        );
         assert_eq!(scalar_type_by_name("sbool"), Some((Scalar::Bool, true)));
         assert_eq!(scalar_type_by_name("fix"), Some((Scalar::Fix, false)));
         assert_eq!(scalar_type_by_name("sint7"), None);

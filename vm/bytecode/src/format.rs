@@ -137,7 +137,10 @@ impl Program {
     /// Builds a program from its parts, filling in the counts and the body hash.
     pub fn new(mut header: Header, rounds: Vec<Round>) -> Result<Self, FormatError> {
         header.num_rounds = u32::try_from(rounds.len()).map_err(|_| invalid("too many rounds"))?;
-        header.num_wires = rounds.iter().map(|r| (r.local.len() + r.interactive.len()) as u64).sum();
+        header.num_wires = rounds
+            .iter()
+            .map(|r| (r.local.len() + r.interactive.len()) as u64)
+            .sum();
         let mut hasher = Sha256::new();
         write_body(&rounds, &mut hasher)?;
         header.body_hash = hasher.finalize().into();
@@ -157,7 +160,8 @@ impl Program {
     pub fn write_to(&self, w: &mut impl std::io::Write) -> Result<(), FormatError> {
         let io_error = |e: std::io::Error| FormatError::Encode(e.to_string());
         w.write_all(&MAGIC).map_err(io_error)?;
-        w.write_all(&FORMAT_VERSION.to_le_bytes()).map_err(io_error)?;
+        w.write_all(&FORMAT_VERSION.to_le_bytes())
+            .map_err(io_error)?;
         bincode::serde::encode_into_std_write(&self.header, w, config())
             .map_err(|e| FormatError::Encode(e.to_string()))?;
         write_body(&self.rounds, w)
@@ -166,16 +170,22 @@ impl Program {
     /// Decodes and validates a file's bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
         let rest = bytes.strip_prefix(&MAGIC).ok_or(FormatError::NotBytecode)?;
-        let (version, rest) = rest.split_first_chunk::<2>().ok_or(FormatError::NotBytecode)?;
+        let (version, rest) = rest
+            .split_first_chunk::<2>()
+            .ok_or(FormatError::NotBytecode)?;
         let version = u16::from_le_bytes(*version);
         if version != FORMAT_VERSION {
-            return Err(FormatError::Version { found: version, supported: FORMAT_VERSION });
+            return Err(FormatError::Version {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
         }
         // bincode allocates a string's claimed length before reading it; the limit keeps a
         // hostile length from aborting the process (it is the same encoding as `config()`).
         let header_config = bincode::config::standard().with_limit::<MAX_HEADER_BYTES>();
-        let (header, used): (Header, usize) = bincode::serde::decode_from_slice(rest, header_config)
-            .map_err(|e| FormatError::Decode(format!("header: {e}")))?;
+        let (header, used): (Header, usize) =
+            bincode::serde::decode_from_slice(rest, header_config)
+                .map_err(|e| FormatError::Decode(format!("header: {e}")))?;
         let body = &rest[used..];
         if body_hash(body) != header.body_hash {
             return Err(FormatError::Hash);
@@ -203,13 +213,21 @@ impl Program {
     /// The smallest number of parties that can run the program.
     pub fn min_parties(&self) -> u32 {
         let inputs = self.header.inputs.iter().map(|i| i.party);
-        let outputs = self.header.outputs.iter().flat_map(|o| o.to.iter().copied());
+        let outputs = self
+            .header
+            .outputs
+            .iter()
+            .flat_map(|o| o.to.iter().copied());
         inputs.chain(outputs).max().map_or(1, |p| p + 1)
     }
 
     /// Number of rounds that send messages.
     pub fn communication_rounds(&self) -> usize {
-        let interactive = self.rounds.iter().filter(|r| !r.interactive.is_empty()).count();
+        let interactive = self
+            .rounds
+            .iter()
+            .filter(|r| !r.interactive.is_empty())
+            .count();
         // Secret outputs are opened after the last round, in one more exchange.
         interactive + usize::from(self.has_secret_outputs())
     }
@@ -226,7 +244,11 @@ impl Program {
     /// The kind of every wire, in order.
     pub fn wire_kinds(&self) -> Vec<WireKind> {
         let mut kinds: Vec<WireKind> = Vec::with_capacity(self.header.num_wires as usize);
-        for gate in self.rounds.iter().flat_map(|r| r.local.iter().chain(&r.interactive)) {
+        for gate in self
+            .rounds
+            .iter()
+            .flat_map(|r| r.local.iter().chain(&r.interactive))
+        {
             let any_secret = gate.operands().any(|w| !kinds[w.index()].is_public());
             kinds.push(gate.result_kind(any_secret));
         }
@@ -238,7 +260,9 @@ impl Program {
         let mut layout: Vec<Vec<(Scalar, bool)>> = vec![Vec::new(); self.min_parties() as usize];
         for input in &self.header.inputs {
             let slots = &mut layout[input.party as usize];
-            input.ty.for_each_scalar(&mut |s| slots.push((s, input.public)));
+            input
+                .ty
+                .for_each_scalar(&mut |s| slots.push((s, input.public)));
         }
         layout
     }
@@ -247,29 +271,49 @@ impl Program {
     pub fn validate(&self) -> Result<(), FormatError> {
         let h = &self.header;
         if h.num_wires > MAX_WIRES {
-            return Err(invalid(format!("{} wires exceed the limit of {MAX_WIRES}", h.num_wires)));
+            return Err(invalid(format!(
+                "{} wires exceed the limit of {MAX_WIRES}",
+                h.num_wires
+            )));
         }
         if h.num_rounds as usize != self.rounds.len() {
             return Err(invalid("round count does not match the body"));
         }
-        let gates: u64 = self.rounds.iter().map(|r| (r.local.len() + r.interactive.len()) as u64).sum();
+        let gates: u64 = self
+            .rounds
+            .iter()
+            .map(|r| (r.local.len() + r.interactive.len()) as u64)
+            .sum();
         if gates != h.num_wires {
             return Err(invalid("wire count does not match the body"));
         }
         let mut total_inputs = 0u64;
         for input in &h.inputs {
             if input.party >= MAX_PARTIES {
-                return Err(invalid(format!("input `{}` names party {}", input.name, input.party)));
+                return Err(invalid(format!(
+                    "input `{}` names party {}",
+                    input.name, input.party
+                )));
             }
-            let n = input.ty.element_count().ok_or_else(|| invalid("input too large"))?;
+            let n = input
+                .ty
+                .element_count()
+                .ok_or_else(|| invalid("input too large"))?;
             total_inputs += n;
             if total_inputs > crate::types::MAX_ELEMENTS {
                 return Err(invalid("inputs too large"));
             }
         }
         // Before `input_layout`, which sizes a table by the largest party id named anywhere.
-        if let Some(out) = h.outputs.iter().find(|o| o.to.iter().any(|&p| p >= MAX_PARTIES)) {
-            return Err(invalid(format!("output `{}` names a party out of range", out.name)));
+        if let Some(out) = h
+            .outputs
+            .iter()
+            .find(|o| o.to.iter().any(|&p| p >= MAX_PARTIES))
+        {
+            return Err(invalid(format!(
+                "output `{}` names a party out of range",
+                out.name
+            )));
         }
         let layout = self.input_layout();
         let mut kinds: Vec<WireKind> = Vec::with_capacity(h.num_wires as usize);
@@ -278,36 +322,58 @@ impl Program {
             for (section, interactive) in [(&round.local, false), (&round.interactive, true)] {
                 for gate in section {
                     let here = kinds.len();
-                    let wire_error = |msg: &str| invalid(format!("round {}, wire w{here}: {msg}", r + 1));
+                    let wire_error =
+                        |msg: &str| invalid(format!("round {}, wire w{here}: {msg}", r + 1));
                     let limit = if interactive { batch_start } else { here };
                     if gate.operands().any(|w| w.index() >= limit) {
                         return Err(wire_error("operand not computed before it is used"));
                     }
                     let (width, shift) = gate.widths_and_shifts();
-                    if width.is_some_and(|w| !(1..=64).contains(&w)) || shift.is_some_and(|k| k >= 64) {
+                    if width.is_some_and(|w| !(1..=64).contains(&w))
+                        || shift.is_some_and(|k| k >= 64)
+                    {
                         return Err(wire_error("width or shift out of range"));
                     }
                     let expected = gate.operand_domain();
-                    let domain_ok = gate.operands().all(|w| match (kinds[w.index()], expected) {
-                        (WireKind::Public, _) | (_, OperandDomain::Any) => true,
-                        (WireKind::Arith, OperandDomain::Arith) | (WireKind::Bool, OperandDomain::Bool) => true,
-                        _ => false,
+                    let domain_ok = gate.operands().all(|w| {
+                        matches!(
+                            (kinds[w.index()], expected),
+                            (WireKind::Public, _)
+                                | (_, OperandDomain::Any)
+                                | (WireKind::Arith, OperandDomain::Arith)
+                                | (WireKind::Bool, OperandDomain::Bool)
+                        )
                     });
                     if !domain_ok {
                         return Err(wire_error("operand in the wrong domain"));
                     }
                     match *gate {
-                        Gate::Input { party, index, domain } => {
-                            let slot = layout.get(party as usize).and_then(|l| l.get(index as usize));
+                        Gate::Input {
+                            party,
+                            index,
+                            domain,
+                        } => {
+                            let slot = layout
+                                .get(party as usize)
+                                .and_then(|l| l.get(index as usize));
                             match slot {
-                                Some((scalar, false)) if (*scalar == Scalar::Bool) == (domain == Domain::Bool) => {}
-                                _ => return Err(wire_error("input gate does not match the declared inputs")),
+                                Some((scalar, false))
+                                    if (*scalar == Scalar::Bool) == (domain == Domain::Bool) => {}
+                                _ => {
+                                    return Err(wire_error(
+                                        "input gate does not match the declared inputs",
+                                    ))
+                                }
                             }
                         }
                         Gate::PublicInput { party, index } => {
-                            let slot = layout.get(party as usize).and_then(|l| l.get(index as usize));
+                            let slot = layout
+                                .get(party as usize)
+                                .and_then(|l| l.get(index as usize));
                             if !matches!(slot, Some((_, true))) {
-                                return Err(wire_error("public input gate does not match the declared inputs"));
+                                return Err(wire_error(
+                                    "public input gate does not match the declared inputs",
+                                ));
                             }
                         }
                         _ => {}
@@ -330,10 +396,16 @@ impl Program {
                 return Err(invalid(format!("two outputs are named `{}`", out.name)));
             }
             if out.ty.element_count() != Some(out.wires.len() as u64) {
-                return Err(invalid(format!("output `{}` has the wrong number of wires", out.name)));
+                return Err(invalid(format!(
+                    "output `{}` has the wrong number of wires",
+                    out.name
+                )));
             }
             if out.wires.iter().any(|w| w.index() >= kinds.len()) {
-                return Err(invalid(format!("output `{}` reads a wire that does not exist", out.name)));
+                return Err(invalid(format!(
+                    "output `{}` reads a wire that does not exist",
+                    out.name
+                )));
             }
         }
         Ok(())
@@ -342,7 +414,8 @@ impl Program {
 
 fn write_body(rounds: &[Round], w: &mut impl std::io::Write) -> Result<(), FormatError> {
     for round in rounds {
-        bincode::serde::encode_into_std_write(round, w, config()).map_err(|e| FormatError::Encode(e.to_string()))?;
+        bincode::serde::encode_into_std_write(round, w, config())
+            .map_err(|e| FormatError::Encode(e.to_string()))?;
     }
     Ok(())
 }
@@ -360,11 +433,19 @@ pub fn hex(hash: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    const SINT: ValueType = ValueType::Scalar(Scalar::Int { bits: 64, signed: true });
+    const SINT: ValueType = ValueType::Scalar(Scalar::Int {
+        bits: 64,
+        signed: true,
+    });
 
     /// `output(a * b + 1)` with `a` from party 0 and `b` from party 1.
     fn sample() -> Program {
-        let input = |party| InputDesc { party, name: format!("x{party}"), ty: SINT, public: false };
+        let input = |party| InputDesc {
+            party,
+            name: format!("x{party}"),
+            ty: SINT,
+            public: false,
+        };
         let header = Header {
             compiler_version: "test".into(),
             target: "any".into(),
@@ -372,19 +453,35 @@ mod tests {
             num_wires: 0,
             num_rounds: 0,
             inputs: vec![input(0), input(1)],
-            outputs: vec![OutputDesc { name: "out0".into(), ty: SINT, to: vec![], wires: vec![WireId(4)] }],
+            outputs: vec![OutputDesc {
+                name: "out0".into(),
+                ty: SINT,
+                to: vec![],
+                wires: vec![WireId(4)],
+            }],
         };
         let arith = Domain::Arith;
         let rounds = vec![
             Round {
                 local: vec![
-                    Gate::Input { party: 0, index: 0, domain: arith },
-                    Gate::Input { party: 1, index: 0, domain: arith },
+                    Gate::Input {
+                        party: 0,
+                        index: 0,
+                        domain: arith,
+                    },
+                    Gate::Input {
+                        party: 1,
+                        index: 0,
+                        domain: arith,
+                    },
                     Gate::Const(1),
                 ],
                 interactive: vec![Gate::Mul(WireId(0), WireId(1))],
             },
-            Round { local: vec![Gate::Add(WireId(3), WireId(2))], interactive: vec![] },
+            Round {
+                local: vec![Gate::Add(WireId(3), WireId(2))],
+                interactive: vec![],
+            },
         ];
         Program::new(header, rounds).expect("sample is valid")
     }
@@ -402,15 +499,24 @@ mod tests {
     fn wrong_magic_and_version_are_named() {
         let mut bytes = sample().encode().unwrap();
         bytes[4] = 9;
-        assert!(matches!(Program::decode(&bytes), Err(FormatError::Version { found: 9, .. })));
-        assert!(matches!(Program::decode(b"ELF\x7f...."), Err(FormatError::NotBytecode)));
+        assert!(matches!(
+            Program::decode(&bytes),
+            Err(FormatError::Version { found: 9, .. })
+        ));
+        assert!(matches!(
+            Program::decode(b"ELF\x7f...."),
+            Err(FormatError::NotBytecode)
+        ));
     }
 
     #[test]
     fn every_truncation_and_every_flipped_byte_is_an_error_not_a_panic() {
         let bytes = sample().encode().unwrap();
         for len in 0..bytes.len() {
-            assert!(Program::decode(&bytes[..len]).is_err(), "truncated at {len}");
+            assert!(
+                Program::decode(&bytes[..len]).is_err(),
+                "truncated at {len}"
+            );
         }
         for i in 0..bytes.len() {
             for bit in [0x01, 0x80, 0xff] {
@@ -426,7 +532,9 @@ mod tests {
     #[test]
     fn an_interactive_gate_reading_its_own_batch_is_rejected() {
         let mut p = sample();
-        p.rounds[0].interactive.push(Gate::Mul(WireId(3), WireId(0)));
+        p.rounds[0]
+            .interactive
+            .push(Gate::Mul(WireId(3), WireId(0)));
         p.header.num_wires += 1;
         let err = p.validate().unwrap_err().to_string();
         assert!(err.contains("operand not computed"), "{err}");
@@ -438,7 +546,10 @@ mod tests {
         let mul = p.rounds[0].interactive.pop().unwrap();
         p.rounds[0].local.push(mul);
         let err = p.validate().unwrap_err().to_string();
-        assert!(err.contains("interactive gate among the local gates"), "{err}");
+        assert!(
+            err.contains("interactive gate among the local gates"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -452,7 +563,11 @@ mod tests {
     #[test]
     fn inputs_must_match_their_declaration() {
         let mut p = sample();
-        p.rounds[0].local[0] = Gate::Input { party: 0, index: 5, domain: Domain::Arith };
+        p.rounds[0].local[0] = Gate::Input {
+            party: 0,
+            index: 5,
+            domain: Domain::Arith,
+        };
         assert!(p.validate().is_err());
         p.rounds[0].local[0] = Gate::PublicInput { party: 0, index: 0 };
         assert!(p.validate().is_err());

@@ -233,8 +233,14 @@ impl Gate {
     pub fn result_kind(&self, any_secret_operand: bool) -> WireKind {
         match self {
             Gate::Const(_) | Gate::PublicInput { .. } | Gate::Open(_) => WireKind::Public,
-            Gate::Input { domain: Domain::Arith, .. } => WireKind::Arith,
-            Gate::Input { domain: Domain::Bool, .. } => WireKind::Bool,
+            Gate::Input {
+                domain: Domain::Arith,
+                ..
+            } => WireKind::Arith,
+            Gate::Input {
+                domain: Domain::Bool,
+                ..
+            } => WireKind::Bool,
             _ if !any_secret_operand => WireKind::Public,
             Gate::Add(..)
             | Gate::Sub(..)
@@ -344,8 +350,16 @@ impl fmt::Display for Gate {
         let name = self.mnemonic();
         match *self {
             Gate::Const(c) => write!(f, "{name} {c}"),
-            Gate::Input { party, index, domain } => {
-                let d = if domain == Domain::Arith { "arith" } else { "bool" };
+            Gate::Input {
+                party,
+                index,
+                domain,
+            } => {
+                let d = if domain == Domain::Arith {
+                    "arith"
+                } else {
+                    "bool"
+                };
                 write!(f, "{name} p{party}[{index}] {d}")
             }
             Gate::PublicInput { party, index } => write!(f, "{name} p{party}[{index}]"),
@@ -353,7 +367,9 @@ impl fmt::Display for Gate {
             Gate::Neg(a) | Gate::B2A(a) | Gate::Open(a) => write!(f, "{name} {a}"),
             Gate::Trunc(a, k) => write!(f, "{name} {a} {k}"),
             Gate::Xor(a, b, w) | Gate::And(a, b, w) => write!(f, "{name}.{w} {a} {b}"),
-            Gate::Not(a, w) | Gate::Broadcast(a, w) | Gate::A2B(a, w) => write!(f, "{name}.{w} {a}"),
+            Gate::Not(a, w) | Gate::Broadcast(a, w) | Gate::A2B(a, w) => {
+                write!(f, "{name}.{w} {a}")
+            }
             Gate::Shl(a, k, w) | Gate::Shr(a, k, w) | Gate::Sar(a, k, w) => {
                 write!(f, "{name}.{w} {a} {k}")
             }
@@ -397,7 +413,13 @@ mod tests {
         let mul = Gate::Mul(A, WireId(1));
         assert!(mul.is_interactive(secret));
         assert!(!mul.is_interactive(public));
-        let mixed = |w: WireId| if w == A { WireKind::Public } else { WireKind::Arith };
+        let mixed = |w: WireId| {
+            if w == A {
+                WireKind::Public
+            } else {
+                WireKind::Arith
+            }
+        };
         assert!(!mul.is_interactive(mixed));
         assert!(Gate::Open(A).is_interactive(secret));
         assert!(!Gate::Add(A, A).is_interactive(secret));

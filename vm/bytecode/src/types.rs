@@ -70,7 +70,10 @@ impl Scalar {
         match self {
             Scalar::Bool => format!("{s}bool"),
             Scalar::Int { bits, signed: true } => format!("{s}int{bits}"),
-            Scalar::Int { bits, signed: false } => format!("{s}uint{bits}"),
+            Scalar::Int {
+                bits,
+                signed: false,
+            } => format!("{s}uint{bits}"),
             Scalar::Fix => format!("{s}fix"),
         }
     }
@@ -217,7 +220,9 @@ impl TryFrom<Vec<TypeNode>> for ValueType {
             match nodes.next() {
                 Some(TypeNode::Scalar(s)) => ValueType::Scalar(*s),
                 Some(TypeNode::Array(len)) => ValueType::Array(Box::new(build(nodes)), *len),
-                Some(TypeNode::Tuple(n)) => ValueType::Tuple((0..*n).map(|_| build(nodes)).collect()),
+                Some(TypeNode::Tuple(n)) => {
+                    ValueType::Tuple((0..*n).map(|_| build(nodes)).collect())
+                }
                 None => unreachable!("the shape was checked above"),
             }
         }
@@ -229,13 +234,22 @@ impl TryFrom<Vec<TypeNode>> for ValueType {
 mod tests {
     use super::*;
 
-    const SINT: Scalar = Scalar::Int { bits: 64, signed: true };
+    const SINT: Scalar = Scalar::Int {
+        bits: 64,
+        signed: true,
+    };
 
     #[test]
     fn names_follow_the_language() {
-        let t = ValueType::Array(Box::new(ValueType::Array(Box::new(ValueType::Scalar(SINT)), 3)), 2);
+        let t = ValueType::Array(
+            Box::new(ValueType::Array(Box::new(ValueType::Scalar(SINT)), 3)),
+            2,
+        );
         assert_eq!(t.name(true), "sint64[2][3]");
-        let pair = ValueType::Tuple(vec![ValueType::Scalar(Scalar::Fix), ValueType::Scalar(Scalar::Bool)]);
+        let pair = ValueType::Tuple(vec![
+            ValueType::Scalar(Scalar::Fix),
+            ValueType::Scalar(Scalar::Bool),
+        ]);
         assert_eq!(pair.name(false), "(fix, bool)");
     }
 
@@ -252,25 +266,43 @@ mod tests {
     #[test]
     fn malformed_flat_types_are_rejected() {
         assert_eq!(ValueType::try_from(vec![]), Err(TypeError::Malformed));
-        assert_eq!(ValueType::try_from(vec![TypeNode::Array(3)]), Err(TypeError::Malformed));
+        assert_eq!(
+            ValueType::try_from(vec![TypeNode::Array(3)]),
+            Err(TypeError::Malformed)
+        );
         let two_roots = vec![TypeNode::Scalar(SINT), TypeNode::Scalar(SINT)];
         assert_eq!(ValueType::try_from(two_roots), Err(TypeError::Malformed));
         let deep: Vec<TypeNode> = (0..10_000).map(|_| TypeNode::Array(1)).collect();
         assert_eq!(ValueType::try_from(deep), Err(TypeError::Malformed));
-        let odd = vec![TypeNode::Scalar(Scalar::Int { bits: 7, signed: true })];
+        let odd = vec![TypeNode::Scalar(Scalar::Int {
+            bits: 7,
+            signed: true,
+        })];
         assert_eq!(ValueType::try_from(odd), Err(TypeError::BadScalar));
     }
 
     #[test]
     fn element_counts_refuse_overflow() {
-        let big = ValueType::Array(Box::new(ValueType::Array(Box::new(ValueType::Scalar(SINT)), u32::MAX)), u32::MAX);
+        let big = ValueType::Array(
+            Box::new(ValueType::Array(
+                Box::new(ValueType::Scalar(SINT)),
+                u32::MAX,
+            )),
+            u32::MAX,
+        );
         assert_eq!(big.element_count(), None);
     }
 
     #[test]
     fn normalize_sign_extends_signed_and_masks_unsigned() {
-        let i8t = Scalar::Int { bits: 8, signed: true };
-        let u8t = Scalar::Int { bits: 8, signed: false };
+        let i8t = Scalar::Int {
+            bits: 8,
+            signed: true,
+        };
+        let u8t = Scalar::Int {
+            bits: 8,
+            signed: false,
+        };
         assert_eq!(i8t.normalize(0x1ff) as i64, -1);
         assert_eq!(u8t.normalize(0x1ff), 0xff);
     }

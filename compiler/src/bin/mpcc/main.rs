@@ -70,7 +70,11 @@ struct CompileArgs {
 }
 
 fn version() -> String {
-    format!("{} (bytecode format {})", mpc_compiler::COMPILER_VERSION, mpc_bytecode::FORMAT_VERSION)
+    format!(
+        "{} (bytecode format {})",
+        mpc_compiler::COMPILER_VERSION,
+        mpc_bytecode::FORMAT_VERSION
+    )
 }
 
 /// A failure: the message for standard error and the exit status.
@@ -81,11 +85,17 @@ struct Failure {
 
 impl Failure {
     fn program(message: impl Into<String>) -> Self {
-        Failure { message: message.into(), code: 1 }
+        Failure {
+            message: message.into(),
+            code: 1,
+        }
     }
 
     fn io(message: impl Into<String>) -> Self {
-        Failure { message: message.into(), code: 3 }
+        Failure {
+            message: message.into(),
+            code: 3,
+        }
     }
 }
 
@@ -109,13 +119,18 @@ fn main() -> ExitCode {
 fn emit(text: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::io(format!("cannot write output: {e}"))),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::io(format!("cannot write output: {e}")))
+        }
         _ => Ok(()),
     }
 }
 
 fn compile(args: &CompileArgs) -> Result<Compiled, Failure> {
-    let opts = Options { optimize: !args.no_opt, timings: args.timings };
+    let opts = Options {
+        optimize: !args.no_opt,
+        timings: args.timings,
+    };
     compile_file(&args.file, &opts).map_err(|e| match e {
         mpc_compiler::CompileError::Io(_) => Failure::io(e.render()),
         mpc_compiler::CompileError::Program(..) => Failure::program(e.render()),
@@ -128,12 +143,20 @@ fn run(command: Command) -> Result<(), Failure> {
             compile(&args)?;
             Ok(())
         }
-        Command::Build { compile: args, output } => {
+        Command::Build {
+            compile: args,
+            output,
+        } => {
             let compiled = compile(&args)?;
-            let cannot_write = |e: &dyn std::fmt::Display| Failure::io(format!("cannot write `{}`: {e}", output.display()));
+            let cannot_write = |e: &dyn std::fmt::Display| {
+                Failure::io(format!("cannot write `{}`: {e}", output.display()))
+            };
             let file = std::fs::File::create(&output).map_err(|e| cannot_write(&e))?;
             let mut writer = std::io::BufWriter::new(file);
-            compiled.program.write_to(&mut writer).map_err(|e| cannot_write(&e))?;
+            compiled
+                .program
+                .write_to(&mut writer)
+                .map_err(|e| cannot_write(&e))?;
             writer.flush().map_err(|e| cannot_write(&e))
         }
         Command::Ir(args) => {
@@ -141,29 +164,47 @@ fn run(command: Command) -> Result<(), Failure> {
             let text = compiled.circuit.display().to_string();
             emit(&text)
         }
-        Command::Stats { compile: args, json } => {
+        Command::Stats {
+            compile: args,
+            json,
+        } => {
             let stats = compile(&args)?.stats();
             if json {
-                emit(&format!("{}\n", serde_json::to_string(&stats).map_err(|e| Failure::program(e.to_string()))?))
+                emit(&format!(
+                    "{}\n",
+                    serde_json::to_string(&stats).map_err(|e| Failure::program(e.to_string()))?
+                ))
             } else {
                 emit(&format!("{stats}\n"))
             }
         }
-        Command::Run { compile: args, inputs, protocol, parties, json } => {
-            let protocol: ProtocolKind = protocol.parse().map_err(|e: mpc_vm::VmError| Failure::program(e.to_string()))?;
+        Command::Run {
+            compile: args,
+            inputs,
+            protocol,
+            parties,
+            json,
+        } => {
+            let protocol: ProtocolKind = protocol
+                .parse()
+                .map_err(|e: mpc_vm::VmError| Failure::program(e.to_string()))?;
             let compiled = compile(&args)?;
             let all = match &inputs {
                 Some(path) => {
-                    let text = std::fs::read_to_string(path)
-                        .map_err(|e| Failure::io(format!("cannot read `{}`: {e}", path.display())))?;
-                    serde_json::from_str(&text)
-                        .map_err(|e| Failure::program(format!("`{}` is not valid JSON: {e}", path.display())))?
+                    let text = std::fs::read_to_string(path).map_err(|e| {
+                        Failure::io(format!("cannot read `{}`: {e}", path.display()))
+                    })?;
+                    serde_json::from_str(&text).map_err(|e| {
+                        Failure::program(format!("`{}` is not valid JSON: {e}", path.display()))
+                    })?
                 }
                 None => serde_json::Value::Object(Default::default()),
             };
             let program = &compiled.program;
-            let raw = io::parse_all_inputs(program, parties, &all).map_err(|e| Failure::program(e.to_string()))?;
-            let outputs = mpc_vm::simulate(program, protocol, parties, &raw).map_err(|e| Failure::program(e.to_string()))?;
+            let raw = io::parse_all_inputs(program, parties, &all)
+                .map_err(|e| Failure::program(e.to_string()))?;
+            let outputs = mpc_vm::simulate(program, protocol, parties, &raw)
+                .map_err(|e| Failure::program(e.to_string()))?;
             if json {
                 let objects: Vec<String> = outputs
                     .iter()

@@ -143,7 +143,8 @@ fn model(e: &Expr, t: IntType, a: i128, b: i128) -> i128 {
             match *op {
                 "+" => t.wrap(x + y),
                 "-" => t.wrap(x - y),
-                "*" => t.wrap(x * y),
+                // Wrapping in i128 keeps the product modulo 2^64 (2^128 is a multiple).
+                "*" => t.wrap(x.wrapping_mul(y)),
                 // A zero divisor gives quotient -1 (all ones) and remainder x.
                 "//" if y == 0 => t.wrap(-1),
                 "%" if y == 0 => x,

@@ -170,6 +170,14 @@ pub fn select(b: &mut CircuitBuilder, s: Scalar, c: WireId, x: WireId, y: WireId
 /// divisor giving quotient -1 (all ones) and remainder `x`.
 pub fn divmod(b: &mut CircuitBuilder, s: Scalar, x: WireId, y: WireId) -> (WireId, WireId) {
     let w = width(s);
+    // A public power-of-two divisor is a shift: `>>` floors, exactly as `//` does.
+    let divisor = b.const_value(y).map(|v| s.normalize(v));
+    let positive = divisor.filter(|&d| d != 0 && (!s.is_signed() || (d as i64) > 0));
+    if let Some(d) = positive.filter(|d| d.is_power_of_two()) {
+        let q = shift(b, BinOp::Shr, s, x, u64::from(d.trailing_zeros()));
+        let qd = b.push(Gate::Mul(q, y));
+        return (q, b.push(Gate::Sub(x, qd)));
+    }
     let (bx, by) = (b.push(Gate::A2B(x, w)), b.push(Gate::A2B(y, w)));
     if !s.is_signed() {
         let (q, r) = bits::divide_unsigned(b, bx, 0, by, w);

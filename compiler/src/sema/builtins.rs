@@ -278,7 +278,7 @@ impl Elaborator {
         }
         self.output_names.insert(name.clone(), name_span);
         let mut wires = Vec::new();
-        self.flatten(&value, &mut wires);
+        self.flatten(&value, &mut wires, arg.span);
         self.b.declare_output(OutputDesc {
             name,
             ty: ty.value_type(),
@@ -315,12 +315,21 @@ impl Elaborator {
     }
 
     /// The wires of a data value, in storage order (literals become `int` constants).
-    fn flatten(&mut self, v: &Value, out: &mut Vec<WireId>) {
+    fn flatten(&mut self, v: &Value, out: &mut Vec<WireId>, span: Span) {
         match v {
             Value::Scalar(s) => out.push(s.wire),
-            Value::Lit(n) => out.push(self.b.constant(*n as u64)),
-            Value::Array(a) => a.items.iter().for_each(|item| self.flatten(item, out)),
-            Value::Tuple(items) => items.iter().for_each(|item| self.flatten(item, out)),
+            Value::Lit(n) => {
+                let wire = match self.lit_as(*n, DEFAULT_INT, false, span) {
+                    Some(s) => s.wire,
+                    None => self.b.constant(0),
+                };
+                out.push(wire);
+            }
+            Value::Array(a) => a
+                .items
+                .iter()
+                .for_each(|item| self.flatten(item, out, span)),
+            Value::Tuple(items) => items.iter().for_each(|item| self.flatten(item, out, span)),
             _ => {}
         }
     }
@@ -477,11 +486,11 @@ impl Elaborator {
 
     fn compare_values(&mut self, op: CmpOp, a: Value, b: Value, span: Span) -> Value {
         let (x, y) = match (a, b) {
-            (Value::Scalar(x), Value::Lit(n)) => match self.lit_as(n, x.scalar, span) {
+            (Value::Scalar(x), Value::Lit(n)) => match self.lit_as(n, x.scalar, x.secret, span) {
                 Some(y) => (x, y),
                 None => return Value::Error,
             },
-            (Value::Lit(n), Value::Scalar(y)) => match self.lit_as(n, y.scalar, span) {
+            (Value::Lit(n), Value::Scalar(y)) => match self.lit_as(n, y.scalar, y.secret, span) {
                 Some(x) => (x, y),
                 None => return Value::Error,
             },
@@ -519,7 +528,7 @@ impl Elaborator {
 
     fn bits(&mut self, v: Value, span: Span) -> Value {
         let s = match v {
-            Value::Lit(n) => match self.lit_as(n, DEFAULT_INT, span) {
+            Value::Lit(n) => match self.lit_as(n, DEFAULT_INT, false, span) {
                 Some(s) => s,
                 None => return Value::Error,
             },

@@ -89,6 +89,8 @@ pub struct Elaborator {
     /// Secret `if`s entered anywhere on the call stack.
     pub(super) secret_conditions: u32,
     call_depth: u32,
+    /// The calls being inlined, innermost last.
+    call_sites: Vec<Span>,
     /// The name of the variable being assigned, to name inputs.
     pub(super) name_hint: Option<Rc<str>>,
     pub(super) next_input: FxHashMap<u32, u32>,
@@ -115,6 +117,7 @@ impl Elaborator {
             frames: Vec::new(),
             secret_conditions: 0,
             call_depth: 0,
+            call_sites: Vec::new(),
             name_hint: None,
             next_input: FxHashMap::default(),
             output_names: FxHashMap::default(),
@@ -163,7 +166,18 @@ impl Elaborator {
     // ----- diagnostics ---------------------------------------------------------------
 
     /// Records an error (once per place and message) and returns [`Value::Error`].
-    pub(super) fn report(&mut self, d: Diagnostic) -> Value {
+    pub(super) fn report(&mut self, mut d: Diagnostic) -> Value {
+        // An error inside an inlined function points at the call that reached it, and at
+        // the program's own call when that is a different one.
+        let primary = d.primary.span;
+        let innermost = self.call_sites.last().copied().filter(|&s| s != primary);
+        if let Some(site) = innermost {
+            d = d.with_secondary(site, "in this call");
+        }
+        let outermost = self.call_sites.first().copied();
+        if let Some(site) = outermost.filter(|&s| Some(s) != innermost && s != primary) {
+            d = d.with_secondary(site, "reached from this call");
+        }
         if self.diags.len() < MAX_ERRORS
             && self.reported.insert((d.primary.span, d.message.clone()))
         {
@@ -304,8 +318,11 @@ impl Elaborator {
                 self.eval(e);
             }
             StmtKind::Assign { target, value } => {
-                self.name_hint = match &target.kind {
-                    ExprKind::Name(n) => Some(n.clone()),
+                // `x = input(...)` names the input `x`; other inputs are named by position.
+                self.name_hint = match (&target.kind, &value.kind) {
+                    (ExprKind::Name(n), ExprKind::Call { func, .. }) if matches!(&func.kind, ExprKind::Name(f) if &**f == "input") => {
+                        Some(n.clone())
+                    }
                     _ => None,
                 };
                 let v = self.eval(value);
@@ -1002,8 +1019,12 @@ impl Elaborator {
     ) -> Option<(ScalarVal, ScalarVal)> {
         match (a, b) {
             (Value::Error, _) | (_, Value::Error) => None,
-            (Value::Lit(n), Value::Scalar(s)) => Some((self.lit_as(n, s.scalar, span)?, s)),
-            (Value::Scalar(s), Value::Lit(n)) => Some((s, self.lit_as(n, s.scalar, span)?)),
+            (Value::Lit(n), Value::Scalar(s)) => {
+                Some((self.lit_as(n, s.scalar, s.secret, span)?, s))
+            }
+            (Value::Scalar(s), Value::Lit(n)) => {
+                Some((s, self.lit_as(n, s.scalar, s.secret, span)?))
+            }
             (Value::Scalar(x), Value::Scalar(y)) if x.scalar == y.scalar => Some((x, y)),
             (Value::Scalar(x), Value::Scalar(y)) => {
                 let (xt, yt) = (x.scalar.name(x.secret), y.scalar.name(y.secret));
@@ -1028,13 +1049,21 @@ impl Elaborator {
     }
 
     /// An integer literal as a public constant of `scalar`, if it fits.
-    pub(super) fn lit_as(&mut self, n: i128, scalar: Scalar, span: Span) -> Option<ScalarVal> {
+    /// An integer literal as a public constant of `scalar`, if it fits; the error names
+    /// the type as the context has it (`secret` for a secret operand).
+    pub(super) fn lit_as(
+        &mut self,
+        n: i128,
+        scalar: Scalar,
+        secret: bool,
+        span: Span,
+    ) -> Option<ScalarVal> {
         let raw = match scalar {
             Scalar::Int { bits, signed } => {
                 let (lo, hi) = int_range(bits, signed);
                 if n < lo || n > hi {
                     self.error(
-                        format!("{n} does not fit in `{}`", scalar.name(false)),
+                        format!("{n} does not fit in `{}`", scalar.name(secret)),
                         span,
                     );
                     return None;
@@ -1436,7 +1465,9 @@ impl Elaborator {
                 if *n < lo || *n > hi {
                     return Err(found());
                 }
-                let s = self.lit_as(*n, *s, placeholder).ok_or_else(found)?;
+                let s = self
+                    .lit_as(*n, *s, *secret, placeholder)
+                    .ok_or_else(found)?;
                 Ok(Value::Scalar(ScalarVal {
                     secret: *secret,
                     ..s
@@ -1807,10 +1838,12 @@ impl Elaborator {
             self.scope_mut()
                 .insert(param.name.name.clone(), Binding::Value(value));
         }
+        self.call_sites.push(span);
         let result = match self.exec_block(&def.body) {
             Flow::Return(v) => v,
             Flow::Normal => Value::None,
         };
+        self.call_sites.pop();
         let result = match &def.ret {
             Some(annotation) if !matches!(result, Value::Error) => match self.eval_type(annotation)
             {
@@ -1857,7 +1890,7 @@ impl Elaborator {
                 let raw = match to {
                     Scalar::Int { .. } => n as u64,
                     Scalar::Bool => u64::from(n != 0),
-                    Scalar::Fix => match self.lit_as(n, Scalar::Fix, span) {
+                    Scalar::Fix => match self.lit_as(n, Scalar::Fix, to_secret, span) {
                         Some(s) => {
                             return Value::Scalar(ScalarVal {
                                 secret: to_secret,

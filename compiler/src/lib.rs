@@ -18,7 +18,7 @@ pub mod syntax;
 
 use std::path::Path;
 
-use mpc_bytecode::{Header, OutputDesc, Program};
+use mpc_bytecode::{Header, Program};
 
 use circuit::{Circuit, Stats};
 use diagnostics::Diagnostic;
@@ -192,21 +192,7 @@ fn compile_on_this_thread(
 
 /// Schedules the circuit into rounds and builds the bytecode.
 pub fn emit(c: &Circuit) -> Result<Program, mpc_bytecode::FormatError> {
-    let (rounds, output_wires) = opt::schedule::schedule(c);
-    let outputs = c
-        .outputs
-        .iter()
-        .zip(output_wires)
-        .map(|(o, wires)| OutputDesc { wires, ..o.clone() })
-        .collect();
-    let header = Header {
-        compiler_version: COMPILER_VERSION.to_string(),
-        target: "any".to_string(),
-        body_hash: [0; 32],
-        num_wires: 0,
-        num_rounds: 0,
-        inputs: c.inputs.clone(),
-        outputs,
-    };
+    let (rounds, outputs) = opt::schedule::schedule(c);
+    let header = Header::new(COMPILER_VERSION, "any", c.inputs.clone(), outputs);
     Program::new(header, rounds)
 }

@@ -598,15 +598,7 @@ mod tests {
     }
 
     fn program(inputs: Vec<InputDesc>, outputs: Vec<OutputDesc>, rounds: Vec<Round>) -> Program {
-        let header = Header {
-            compiler_version: "test".into(),
-            target: "any".into(),
-            body_hash: [0; 32],
-            num_wires: 0,
-            num_rounds: 0,
-            inputs,
-            outputs,
-        };
+        let header = Header::new("test", "any", inputs, outputs);
         Program::new(header, rounds).expect("test programs are valid")
     }
 

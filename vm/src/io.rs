@@ -507,15 +507,7 @@ mod tests {
 
     /// A program that only declares inputs: reading them needs no gates.
     fn declaring(inputs: Vec<InputDesc>) -> Program {
-        let header = Header {
-            compiler_version: "test".into(),
-            target: "any".into(),
-            body_hash: [0; 32],
-            num_wires: 0,
-            num_rounds: 0,
-            inputs,
-            outputs: vec![],
-        };
+        let header = Header::new("test", "any", inputs, vec![]);
         Program::new(header, vec![]).expect("a program without gates is valid")
     }
 

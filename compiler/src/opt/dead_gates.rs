@@ -42,10 +42,7 @@ pub fn run(c: Circuit) -> Circuit {
     out.outputs = c
         .outputs
         .into_iter()
-        .map(|mut o| {
-            o.wires.iter_mut().for_each(|w| *w = remap[w.index()]);
-            o
-        })
+        .map(|o| o.map_wires(|w| remap[w.index()]))
         .collect();
     out
 }

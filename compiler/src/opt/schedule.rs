@@ -4,12 +4,12 @@
 //! gates keep their topological order, and wires are renumbered in execution order, as
 //! the bytecode requires.
 
-use mpc_bytecode::{Round, WireId};
+use mpc_bytecode::{OutputDesc, Round, WireId};
 
 use crate::circuit::Circuit;
 
-/// The rounds of `c` and the outputs' wires renumbered to match.
-pub fn schedule(c: &Circuit) -> (Vec<Round>, Vec<Vec<WireId>>) {
+/// The rounds of `c` and its outputs with their wires renumbered to match.
+pub fn schedule(c: &Circuit) -> (Vec<Round>, Vec<OutputDesc>) {
     let depths = c.depths();
     let round_count = c
         .gates
@@ -67,7 +67,7 @@ pub fn schedule(c: &Circuit) -> (Vec<Round>, Vec<Vec<WireId>>) {
     let outputs = c
         .outputs
         .iter()
-        .map(|o| o.wires.iter().map(|w| remap[w.index()]).collect())
+        .map(|o| o.clone().map_wires(|w| remap[w.index()]))
         .collect();
     (rounds, outputs)
 }
@@ -130,21 +130,8 @@ mod tests {
             ty: ty.clone(),
             public: false,
         };
-        let outputs = vec![OutputDesc {
-            name: "out".into(),
-            ty: ty.clone(),
-            to: vec![],
-            wires: outputs[0].clone(),
-        }];
-        let header = Header {
-            compiler_version: "test".into(),
-            target: "any".into(),
-            body_hash: [0; 32],
-            num_wires: 0,
-            num_rounds: 0,
-            inputs: vec![input(0), input(1)],
-            outputs,
-        };
+        // `outputs` already reads the renumbered wires.
+        let header = Header::new("test", "any", vec![input(0), input(1)], outputs);
         Program::new(header, rounds).expect("valid bytecode");
     }
 }

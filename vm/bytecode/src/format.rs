@@ -41,6 +41,27 @@ pub struct Header {
     pub outputs: Vec<OutputDesc>,
 }
 
+impl Header {
+    /// A header for these inputs and outputs; [`Program::new`] fills in the counts and
+    /// the body hash.
+    pub fn new(
+        compiler_version: impl Into<String>,
+        target: impl Into<String>,
+        inputs: Vec<InputDesc>,
+        outputs: Vec<OutputDesc>,
+    ) -> Header {
+        Header {
+            compiler_version: compiler_version.into(),
+            target: target.into(),
+            body_hash: [0; 32],
+            num_wires: 0,
+            num_rounds: 0,
+            inputs,
+            outputs,
+        }
+    }
+}
+
 /// One `input(...)` call of the program.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputDesc {
@@ -68,6 +89,12 @@ pub struct OutputDesc {
 }
 
 impl OutputDesc {
+    /// The same output reading other wires.
+    pub fn map_wires(mut self, mut f: impl FnMut(WireId) -> WireId) -> OutputDesc {
+        self.wires.iter_mut().for_each(|w| *w = f(*w));
+        self
+    }
+
     /// Whether `party` learns this output.
     pub fn is_for(&self, party: u32) -> bool {
         self.to.is_empty() || self.to.contains(&party)
@@ -446,20 +473,13 @@ mod tests {
             ty: SINT,
             public: false,
         };
-        let header = Header {
-            compiler_version: "test".into(),
-            target: "any".into(),
-            body_hash: [0; 32],
-            num_wires: 0,
-            num_rounds: 0,
-            inputs: vec![input(0), input(1)],
-            outputs: vec![OutputDesc {
-                name: "out0".into(),
-                ty: SINT,
-                to: vec![],
-                wires: vec![WireId(4)],
-            }],
+        let output = OutputDesc {
+            name: "out0".into(),
+            ty: SINT,
+            to: vec![],
+            wires: vec![WireId(4)],
         };
+        let header = Header::new("test", "any", vec![input(0), input(1)], vec![output]);
         let arith = Domain::Arith;
         let rounds = vec![
             Round {

@@ -235,32 +235,26 @@ pub(crate) mod testkit {
             ty: sint.clone(),
             public,
         };
-        let header = Header {
-            compiler_version: "0.1.0-test".into(),
-            target: "any".into(),
-            body_hash: [0; 32],
-            num_wires: 0,
-            num_rounds: 0,
-            inputs: vec![
-                input(0, "a", false),
-                input(1, "b", false),
-                input(1, "k", true),
-            ],
-            outputs: vec![
-                OutputDesc {
-                    name: "sum".into(),
-                    ty: sint.clone(),
-                    to: vec![0, 2],
-                    wires: vec![WireId(4)],
-                },
-                OutputDesc {
-                    name: "k".into(),
-                    ty: sint,
-                    to: vec![],
-                    wires: vec![WireId(2)],
-                },
-            ],
-        };
+        let inputs = vec![
+            input(0, "a", false),
+            input(1, "b", false),
+            input(1, "k", true),
+        ];
+        let outputs = vec![
+            OutputDesc {
+                name: "sum".into(),
+                ty: sint.clone(),
+                to: vec![0, 2],
+                wires: vec![WireId(4)],
+            },
+            OutputDesc {
+                name: "k".into(),
+                ty: sint,
+                to: vec![],
+                wires: vec![WireId(2)],
+            },
+        ];
+        let header = Header::new("0.1.0-test", "any", inputs, outputs);
         let arith = Domain::Arith;
         let rounds = vec![
             Round {

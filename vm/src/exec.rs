@@ -472,6 +472,32 @@ impl FromStr for ProtocolKind {
     }
 }
 
+/// Figures of one party's run, for `mpcvm run --stats`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunStats {
+    /// Seconds spent sharing the inputs.
+    pub input_s: f64,
+    /// Seconds from the first round after input sharing to the end of the last round.
+    pub online_s: f64,
+    /// Seconds spent opening the outputs.
+    pub output_s: f64,
+    /// Exchanges with the other parties (rounds that sent messages).
+    pub rounds: u64,
+}
+
+/// Runs `program` as party `transport.party()` with the protocol `kind`, talking to the
+/// other parties through `transport`; `my_inputs` are this party's raw inputs. Returns
+/// the outputs this party learns and the run's figures.
+pub fn run_party<T: Transport>(
+    program: &Program,
+    kind: ProtocolKind,
+    transport: &mut T,
+    my_inputs: &[u64],
+) -> Result<(RawOutputs, RunStats), VmError> {
+    let _ = (program, transport, my_inputs);
+    Err(VmError::ProtocolNotImplemented(kind.name().to_string()))
+}
+
 /// The outputs one party receives, `(name, value)` in program order.
 pub type PartyOutputs = Vec<(String, serde_json::Value)>;
 

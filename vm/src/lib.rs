@@ -15,8 +15,8 @@ pub mod exec;
 pub mod io;
 
 pub use exec::{
-    check_parties, execute, simulate, ClearProtocol, Operand, OutputOpening, PartyOutputs,
-    Protocol, ProtocolKind, RawOutputs, Transport, VmError,
+    check_parties, execute, run_party, simulate, ClearProtocol, Operand, OutputOpening,
+    PartyOutputs, Protocol, ProtocolKind, RawOutputs, RunStats, Transport, VmError,
 };
 pub use io::{
     format_outputs_json, format_outputs_plain, format_value, parse_all_inputs, parse_party_inputs,

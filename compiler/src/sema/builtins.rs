@@ -52,7 +52,7 @@ impl Elaborator {
                 if !self.effects_allowed("reveal", span) {
                     return Value::Error;
                 }
-                self.reveal(arg)
+                self.reveal(arg, span)
             }
             Builtin::Len => match self.single_arg("len", args, span) {
                 Some(Value::Array(a)) => Value::Lit(a.items.len() as i128),
@@ -334,7 +334,7 @@ impl Elaborator {
         }
     }
 
-    fn reveal(&mut self, v: Value) -> Value {
+    fn reveal(&mut self, v: Value, span: Span) -> Value {
         match v {
             Value::Scalar(s) if s.secret => {
                 let wire = self.b.push(Gate::Open(s.wire));
@@ -349,7 +349,7 @@ impl Elaborator {
                 let items: Vec<Value> = a
                     .items
                     .iter()
-                    .map(|item| self.reveal(item.clone()))
+                    .map(|item| self.reveal(item.clone(), span))
                     .collect();
                 Value::Array(ArrayVal {
                     elem: public(&a.elem),
@@ -357,11 +357,14 @@ impl Elaborator {
                 })
             }
             Value::Tuple(items) => Value::Tuple(Rc::new(
-                items.iter().map(|item| self.reveal(item.clone())).collect(),
+                items
+                    .iter()
+                    .map(|item| self.reveal(item.clone(), span))
+                    .collect(),
             )),
             other => {
                 let what = other.describe();
-                self.error(format!("cannot reveal {what}"), Span::default())
+                self.error(format!("cannot reveal {what}"), span)
             }
         }
     }

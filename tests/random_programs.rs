@@ -4,7 +4,8 @@
 //! pipelines must agree.
 
 use mpc_compiler::Options;
-use mpc_tests::{compile_text, run_clear};
+use mpc_tests::{compile_text, run, run_clear};
+use mpc_vm::ProtocolKind;
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -222,9 +223,15 @@ proptest! {
         let expected = t.wrap(model(&e, t, a, b));
         for optimize in [true, false] {
             let compiled = compile_text(&program, &Options { optimize, ..Options::default() });
-            let got = run_clear(&compiled, &inputs, 2).map_err(TestCaseError::fail)?;
+            let got = run_clear(&compiled, &inputs, 3).map_err(TestCaseError::fail)?;
             prop_assert_eq!(&got["0"]["r"], &as_json(expected), "program:\n{}inputs a={} b={}", program, a, b);
             prop_assert_eq!(&got["1"]["r"], &as_json(expected));
+        }
+        // The secure protocol computes the same, for every party.
+        let compiled = compile_text(&program, &Options::default());
+        let got = run(&compiled, &inputs, 3, ProtocolKind::Rep3).map_err(TestCaseError::fail)?;
+        for party in ["0", "1", "2"] {
+            prop_assert_eq!(&got[party]["r"], &as_json(expected), "rep3, party {}:\n{}a={} b={}", party, program, a, b);
         }
     }
 }

@@ -1,8 +1,10 @@
-//! Every example runs to the outputs in its `NAME.expected.json`, and the VM's clear
-//! protocol agrees with the compiler's own circuit evaluator on every output.
+//! Every example runs to the outputs in its `NAME.expected.json`, with the clear and the
+//! rep3 protocol, and the VM's clear protocol agrees with the compiler's own circuit
+//! evaluator on every output.
 
 use mpc_compiler::Options;
-use mpc_tests::{compile, interpret, repo_root, run_clear, same_output};
+use mpc_tests::{compile, interpret, repo_root, run, run_clear, same_output};
+use mpc_vm::ProtocolKind;
 use serde_json::Value;
 
 fn read_json(path: &std::path::Path) -> Value {
@@ -52,6 +54,15 @@ fn examples_give_their_expected_outputs() {
                 );
             }
         }
+        // The secure protocol, three parties on threads, gives the same outputs.
+        let compiled = compile(&path, &Options::default());
+        let got = run(&compiled, &inputs, 3, ProtocolKind::Rep3)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            same_output(&got, &expected),
+            "{} (rep3):\nexpected {expected}\ngot      {got}",
+            path.display()
+        );
         checked += 1;
     }
     assert!(

@@ -275,6 +275,7 @@ impl CircuitBuilder {
             Gate::And(a, b, w) => w.min(self.width(a).min(self.width(b))),
             Gate::Shr(a, k, w) => w.min(self.width(a).saturating_sub(k)),
             Gate::A2B(_, w)
+            | Gate::SplitA2B(_, _, w)
             | Gate::Not(_, w)
             | Gate::Shl(_, _, w)
             | Gate::Sar(_, _, w)
@@ -339,6 +340,8 @@ impl CircuitBuilder {
                 Gate::Not(x, w2) if w2 == w && fits(x, w) => Some(x),
                 _ => None,
             },
+            Gate::Shl(_, k, w) if k >= w => Some(self.constant(0)),
+            Gate::Shr(a, k, _) if k >= self.width(a) => Some(self.constant(0)),
             Gate::Shr(a, 0, w) if fits(a, w) => Some(a),
             Gate::Shl(a, 0, w) if fits(a, w) => Some(a),
             Gate::Broadcast(a, 1) if fits(a, 1) => Some(a),

@@ -24,6 +24,10 @@ use circuit::{Circuit, Stats};
 use diagnostics::Diagnostic;
 use source::{FileId, SourceMap};
 
+/// The protocol family programs are compiled for: three-party replicated sharing. Its
+/// circuits run unchanged under the clear protocol too.
+pub const TARGET: &str = "rep3";
+
 /// The version written into bytecode headers.
 pub const COMPILER_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -53,12 +57,17 @@ pub struct Compiled {
     pub circuit: Circuit,
     /// The bytecode.
     pub program: Program,
+    /// Arithmetic↔Boolean conversions in the program before they were expanded into the
+    /// gates the protocol runs.
+    pub conversions: u64,
 }
 
 impl Compiled {
     /// Gate counts, depth and rounds.
     pub fn stats(&self) -> Stats {
-        Stats::of(&self.circuit, self.program.communication_rounds())
+        let mut stats = Stats::of(&self.circuit, self.program.communication_rounds());
+        stats.conversions = self.conversions;
+        stats
     }
 }
 
@@ -162,6 +171,7 @@ fn compile_on_this_thread(
         Err(diags) => return Err(CompileError::Program(sources, diags)),
     };
     timer.lap("elaborate", circuit.len());
+    let conversions = Stats::of(&circuit, 0).conversions;
     let passes = if opts.optimize {
         opt::default_pipeline()
     } else {
@@ -187,12 +197,13 @@ fn compile_on_this_thread(
         sources,
         circuit,
         program,
+        conversions,
     })
 }
 
 /// Schedules the circuit into rounds and builds the bytecode.
 pub fn emit(c: &Circuit) -> Result<Program, mpc_bytecode::FormatError> {
     let (rounds, outputs) = opt::schedule::schedule(c);
-    let header = Header::new(COMPILER_VERSION, "any", c.inputs.clone(), outputs);
+    let header = Header::new(COMPILER_VERSION, TARGET, c.inputs.clone(), outputs);
     Program::new(header, rounds)
 }

@@ -30,10 +30,21 @@ pub fn compile_text(text: &str, opts: &Options) -> Compiled {
 /// Runs every party with the clear protocol and returns what `mpcc run --json` prints,
 /// as a JSON value: `{"0": {...}, "1": {...}, ...}`.
 pub fn run_clear(compiled: &Compiled, inputs: &Value, parties: u32) -> Result<Value, String> {
+    run(compiled, inputs, parties, ProtocolKind::Clear)
+}
+
+/// Runs every party with `protocol` in this process; the result is shaped as
+/// [`run_clear`]'s.
+pub fn run(
+    compiled: &Compiled,
+    inputs: &Value,
+    parties: u32,
+    protocol: ProtocolKind,
+) -> Result<Value, String> {
     let raw =
         io::parse_all_inputs(&compiled.program, parties, inputs).map_err(|e| e.to_string())?;
-    let outputs = mpc_vm::simulate(&compiled.program, ProtocolKind::Clear, parties, &raw)
-        .map_err(|e| e.to_string())?;
+    let outputs =
+        mpc_vm::simulate(&compiled.program, protocol, parties, &raw).map_err(|e| e.to_string())?;
     let mut all = serde_json::Map::new();
     for (party, outs) in outputs.into_iter().enumerate() {
         all.insert(party.to_string(), Value::Object(outs.into_iter().collect()));

@@ -67,10 +67,10 @@ pub enum VmError {
         expected: usize,
     },
     /// A protocol name that is not known.
-    #[error("unknown protocol `{0}` (available: clear)")]
+    #[error("unknown protocol `{0}` (available: rep3, clear)")]
     UnknownProtocol(String),
     /// A protocol that is planned but not available in this version.
-    #[error("protocol `{0}` is not implemented yet (available: clear)")]
+    #[error("not available: {0}")]
     ProtocolNotImplemented(String),
     /// A peer disconnected, timed out or sent something malformed.
     #[error("party {party}: {reason}")]
@@ -115,6 +115,8 @@ pub struct OutputOpening<'a, S> {
     /// This party's shares of the output's secret elements, in storage order (public
     /// elements are left out: the executor fills them in).
     pub shares: Vec<S>,
+    /// The domain of each share (arithmetic or Boolean), parallel to `shares`.
+    pub kinds: Vec<WireKind>,
 }
 
 /// For each output in program order, its raw values if this party learns it.
@@ -167,6 +169,7 @@ pub trait Protocol {
         &mut self,
         gates: &[Gate],
         registers: &[Self::Share],
+        kinds: &[WireKind],
         out: &mut [Self::Share],
     ) -> Result<(), VmError>;
 
@@ -204,9 +207,22 @@ pub fn execute<P: Protocol>(
     protocol: &mut P,
     my_inputs: &[u64],
 ) -> Result<RawOutputs, VmError> {
+    execute_timed(program, protocol, my_inputs, &mut RunStats::default())
+}
+
+/// [`execute`], recording the time of each phase in `stats`.
+pub fn execute_timed<P: Protocol>(
+    program: &Program,
+    protocol: &mut P,
+    my_inputs: &[u64],
+    stats: &mut RunStats,
+) -> Result<RawOutputs, VmError> {
     let kinds = program.wire_kinds();
     let layout = program.input_layout();
+    let started = std::time::Instant::now();
     let inputs = protocol.share_inputs(&layout, my_inputs)?;
+    stats.input_s = started.elapsed().as_secs_f64();
+    let online = std::time::Instant::now();
     let shaped =
         inputs.len() == layout.len() && inputs.iter().zip(&layout).all(|(i, l)| i.len() == l.len());
     if !shaped {
@@ -232,24 +248,30 @@ pub fn execute<P: Protocol>(
             let start = registers.len();
             registers.resize(start + round.interactive.len(), P::Share::default());
             let (before, batch) = registers.split_at_mut(start);
-            protocol.interactive(&round.interactive, before, batch)?;
+            protocol.interactive(&round.interactive, before, &kinds, batch)?;
         }
     }
 
+    stats.online_s = online.elapsed().as_secs_f64();
+    let opening = std::time::Instant::now();
     let outputs = &program.header.outputs;
     let openings: Vec<_> = outputs
         .iter()
-        .map(|out| OutputOpening {
-            to: &out.to,
-            shares: out
+        .map(|out| {
+            let secret: Vec<_> = out
                 .wires
                 .iter()
                 .filter(|w| !kinds[w.index()].is_public())
-                .map(|w| registers[w.index()])
-                .collect(),
+                .collect();
+            OutputOpening {
+                to: &out.to,
+                shares: secret.iter().map(|w| registers[w.index()]).collect(),
+                kinds: secret.iter().map(|w| kinds[w.index()]).collect(),
+            }
         })
         .collect();
     let opened = protocol.open_outputs(&openings)?;
+    stats.output_s = opening.elapsed().as_secs_f64();
     if opened.len() != outputs.len() {
         return Err(protocol_bug(
             protocol,
@@ -386,6 +408,7 @@ impl Protocol for ClearProtocol {
         &mut self,
         gates: &[Gate],
         registers: &[u64],
+        _kinds: &[WireKind],
         out: &mut [u64],
     ) -> Result<(), VmError> {
         let eval = |(gate, out): (&Gate, &mut u64)| {
@@ -443,6 +466,8 @@ pub enum ProtocolKind {
     /// No secrecy: every party computes on plain values. For debugging and as the
     /// reference semantics.
     Clear,
+    /// Three-party replicated secret sharing, honest majority, semi-honest.
+    Rep3,
 }
 
 impl ProtocolKind {
@@ -450,6 +475,7 @@ impl ProtocolKind {
     pub fn name(self) -> &'static str {
         match self {
             ProtocolKind::Clear => "clear",
+            ProtocolKind::Rep3 => "rep3",
         }
     }
 }
@@ -466,7 +492,7 @@ impl FromStr for ProtocolKind {
     fn from_str(s: &str) -> Result<Self, VmError> {
         match s {
             "clear" => Ok(ProtocolKind::Clear),
-            "rep3" => Err(VmError::ProtocolNotImplemented(s.to_string())),
+            "rep3" => Ok(ProtocolKind::Rep3),
             _ => Err(VmError::UnknownProtocol(s.to_string())),
         }
     }
@@ -494,8 +520,19 @@ pub fn run_party<T: Transport>(
     transport: &mut T,
     my_inputs: &[u64],
 ) -> Result<(RawOutputs, RunStats), VmError> {
-    let _ = (program, transport, my_inputs);
-    Err(VmError::ProtocolNotImplemented(kind.name().to_string()))
+    match kind {
+        ProtocolKind::Clear => Err(VmError::ProtocolNotImplemented(
+            "clear over the network (use `mpcc run --protocol clear` to simulate it)".into(),
+        )),
+        ProtocolKind::Rep3 => {
+            crate::rep3::check_program(program)?;
+            let mut stats = RunStats::default();
+            let mut protocol = crate::rep3::Rep3::setup(transport)?;
+            let raw = execute_timed(program, &mut protocol, my_inputs, &mut stats)?;
+            stats.rounds = protocol.exchanges();
+            Ok((raw, stats))
+        }
+    }
 }
 
 /// The outputs one party receives, `(name, value)` in program order.
@@ -544,37 +581,76 @@ pub fn simulate(
         });
     }
     check_input_counts(&program.input_layout(), inputs)?;
-    let raw = match protocol {
+    // Each party's raw outputs (`None` where it learns nothing).
+    let raw: Vec<RawOutputs> = match protocol {
         // Every party of the clear protocol computes the same values, so one evaluation
         // stands for all of them.
-        ProtocolKind::Clear => execute(
-            program,
-            &mut ClearProtocol::omniscient(inputs.to_vec()),
-            &[],
-        )?,
+        ProtocolKind::Clear => {
+            let all = execute(
+                program,
+                &mut ClearProtocol::omniscient(inputs.to_vec()),
+                &[],
+            )?;
+            vec![all; parties as usize]
+        }
+        ProtocolKind::Rep3 => simulate_rep3(program, parties, inputs)?,
     };
     let outputs = &program.header.outputs;
-    let rendered = outputs
-        .iter()
-        .zip(&raw)
-        .map(|(desc, values)| {
-            let values = values.as_deref().ok_or_else(|| VmError::Protocol {
-                protocol: protocol.name(),
-                reason: format!("the simulation did not learn output `{}`", desc.name),
-            })?;
-            Ok(render_output(desc, values))
-        })
-        .collect::<Result<Vec<_>, VmError>>()?;
-    Ok((0..parties)
+    (0..parties)
         .map(|party| {
             outputs
                 .iter()
-                .zip(&rendered)
+                .zip(&raw[party as usize])
                 .filter(|(desc, _)| desc.is_for(party))
-                .map(|(desc, value)| (desc.name.clone(), value.clone()))
+                .map(|(desc, values)| {
+                    let values = values.as_deref().ok_or_else(|| VmError::Protocol {
+                        protocol: protocol.name(),
+                        reason: format!("party {party} did not learn output `{}`", desc.name),
+                    })?;
+                    Ok((desc.name.clone(), render_output(desc, values)))
+                })
                 .collect()
         })
-        .collect())
+        .collect()
+}
+
+/// Runs the three rep3 parties on threads connected by in-memory channels.
+fn simulate_rep3(
+    program: &Program,
+    parties: u32,
+    inputs: &[Vec<u64>],
+) -> Result<Vec<RawOutputs>, VmError> {
+    if parties != crate::rep3::PARTIES {
+        return Err(VmError::Protocol {
+            protocol: "rep3",
+            reason: format!("rep3 runs with exactly 3 parties, not {parties}"),
+        });
+    }
+    let mesh = crate::net::local::local_mesh(parties);
+    let results: Vec<Result<RawOutputs, VmError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = mesh
+            .into_iter()
+            .zip(inputs)
+            .map(|(mut transport, mine)| {
+                scope.spawn(move || {
+                    run_party(program, ProtocolKind::Rep3, &mut transport, mine).map(|(raw, _)| raw)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join().unwrap_or_else(|_| {
+                    Err(VmError::Protocol {
+                        protocol: "rep3",
+                        reason: "a party's thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    // The first failure is the cause; the others are usually "peer disconnected".
+    results.into_iter().collect()
 }
 
 #[cfg(test)]
@@ -1037,10 +1113,11 @@ mod tests {
             &mut self,
             gates: &[Gate],
             registers: &[u64],
+            kinds: &[WireKind],
             out: &mut [u64],
         ) -> Result<(), VmError> {
             self.batches.push(gates.len());
-            ClearProtocol::omniscient(vec![]).interactive(gates, registers, out)
+            ClearProtocol::omniscient(vec![]).interactive(gates, registers, kinds, out)
         }
 
         fn open_outputs(
@@ -1128,13 +1205,9 @@ mod tests {
     #[test]
     fn protocols_are_chosen_by_name() {
         assert_eq!("clear".parse::<ProtocolKind>(), Ok(ProtocolKind::Clear));
-        assert_eq!(ProtocolKind::Clear.to_string(), "clear");
-        let err = "rep3".parse::<ProtocolKind>().unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "protocol `rep3` is not implemented yet (available: clear)"
-        );
+        assert_eq!("rep3".parse::<ProtocolKind>(), Ok(ProtocolKind::Rep3));
+        assert_eq!(ProtocolKind::Rep3.to_string(), "rep3");
         let err = "shamir".parse::<ProtocolKind>().unwrap_err().to_string();
-        assert_eq!(err, "unknown protocol `shamir` (available: clear)");
+        assert_eq!(err, "unknown protocol `shamir` (available: rep3, clear)");
     }
 }

@@ -6,6 +6,8 @@
 //!   protocol computes them, the [`Protocol`] and [`Transport`] traits a protocol and a
 //!   network implement, the `clear` protocol, and [`simulate`], which runs every party
 //!   in one process.
+//! - [`net`] holds the transports: in-memory channels between threads and TCP between
+//!   processes, with `parties.toml` and the handshake that checks the parties agree.
 //!
 //! Raw values are `u64`s: an n-bit integer is its two's-complement bit pattern in the low
 //! n bits, a `bool` is 0 or 1, a `fix` is its value times 2^16 as an `i64` bit pattern.
@@ -13,6 +15,8 @@
 
 pub mod exec;
 pub mod io;
+pub mod net;
+pub mod rep3;
 
 pub use exec::{
     check_parties, execute, run_party, simulate, ClearProtocol, Operand, OutputOpening,

@@ -3,6 +3,7 @@
 //! after each pass.
 
 pub mod dead_gates;
+pub mod expand_conversions;
 pub mod schedule;
 
 use crate::circuit::Circuit;
@@ -17,20 +18,27 @@ pub struct Pass {
 
 /// The passes run by default, in order.
 pub fn default_pipeline() -> Vec<Pass> {
-    // The builder already folds constants and shares equal gates while lowering, so what
-    // is left is removing what no output needs. Scheduling into rounds happens when the
-    // bytecode is emitted.
-    vec![Pass {
-        name: "eliminate-dead-gates",
-        run: dead_gates::run,
-    }]
+    // The builder already folds constants and shares equal gates while lowering.
+    vec![
+        EXPAND_CONVERSIONS,
+        // Last: expansion leaves unused pieces (the carry out of an adder, say).
+        Pass {
+            name: "eliminate-dead-gates",
+            run: dead_gates::run,
+        },
+    ]
 }
 
-/// Only what correctness needs (nothing: scheduling is part of emission). Differential
-/// tests compare this pipeline with the default one.
+/// Only what correctness needs: conversions expressed in the gates the protocol runs.
+/// Differential tests compare this pipeline with the default one.
 pub fn minimal_pipeline() -> Vec<Pass> {
-    Vec::new()
+    vec![EXPAND_CONVERSIONS]
 }
+
+const EXPAND_CONVERSIONS: Pass = Pass {
+    name: "expand-conversions",
+    run: expand_conversions::run,
+};
 
 /// Runs `passes` in order, checking the circuit's invariants after each.
 pub fn run_pipeline(mut c: Circuit, passes: &[Pass]) -> Result<Circuit, String> {

@@ -358,8 +358,9 @@ impl Program {
                     let (width, shift) = gate.widths_and_shifts();
                     if width.is_some_and(|w| !(1..=64).contains(&w))
                         || shift.is_some_and(|k| k >= 64)
+                        || gate.component().is_some_and(|k| k >= 3)
                     {
-                        return Err(wire_error("width or shift out of range"));
+                        return Err(wire_error("width, shift or share component out of range"));
                     }
                     let expected = gate.operand_domain();
                     let domain_ok = gate.operands().all(|w| {

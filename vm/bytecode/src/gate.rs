@@ -119,6 +119,15 @@ pub enum Gate {
     B2A(WireId),
     /// Opens a secret value to every party.
     Open(WireId),
+    /// Share component `k` (0..3) of an arithmetic value, low `w` bits, as a Boolean
+    /// sharing. With three-party replicated sharing every component is known to two
+    /// parties, so this is local; conversions to Boolean are built from it. In the clear
+    /// a value is its component 0 and the others are zero.
+    SplitA2B(WireId, u8, u8),
+    /// Share component `k` (0..3) of a Boolean word, low `w` bits, as an arithmetic
+    /// sharing of its unsigned value; local for the same reason. The mask matters:
+    /// share components may carry cancelling random bits above the value's width.
+    SplitB2A(WireId, u8, u8),
 }
 
 // 10^7 gates must stay well under 1 GiB; a variant that grows the enum should fail here.
@@ -176,7 +185,9 @@ impl Gate {
             | Gate::Broadcast(a, _)
             | Gate::A2B(a, _)
             | Gate::B2A(a)
-            | Gate::Open(a) => (Some(a), None),
+            | Gate::Open(a)
+            | Gate::SplitA2B(a, _, _)
+            | Gate::SplitB2A(a, _, _) => (Some(a), None),
             Gate::Add(a, b)
             | Gate::Sub(a, b)
             | Gate::Mul(a, b)
@@ -205,6 +216,8 @@ impl Gate {
             Gate::A2B(a, w) => Gate::A2B(f(a), w),
             Gate::B2A(a) => Gate::B2A(f(a)),
             Gate::Open(a) => Gate::Open(f(a)),
+            Gate::SplitA2B(a, k, w) => Gate::SplitA2B(f(a), k, w),
+            Gate::SplitB2A(a, k, w) => Gate::SplitB2A(f(a), k, w),
         }
     }
 
@@ -214,7 +227,7 @@ impl Gate {
             Gate::Add(..) | Gate::Sub(..) | Gate::Neg(_) | Gate::Mul(..) | Gate::Trunc(..) => {
                 OperandDomain::Arith
             }
-            Gate::A2B(..) => OperandDomain::Arith,
+            Gate::A2B(..) | Gate::SplitA2B(..) => OperandDomain::Arith,
             Gate::Xor(..)
             | Gate::And(..)
             | Gate::Not(..)
@@ -222,7 +235,8 @@ impl Gate {
             | Gate::Shr(..)
             | Gate::Sar(..)
             | Gate::Broadcast(..)
-            | Gate::B2A(_) => OperandDomain::Bool,
+            | Gate::B2A(_)
+            | Gate::SplitB2A(..) => OperandDomain::Bool,
             Gate::Const(_) | Gate::Input { .. } | Gate::PublicInput { .. } | Gate::Open(_) => {
                 OperandDomain::Any
             }
@@ -247,7 +261,8 @@ impl Gate {
             | Gate::Neg(_)
             | Gate::Mul(..)
             | Gate::Trunc(..)
-            | Gate::B2A(_) => WireKind::Arith,
+            | Gate::B2A(_)
+            | Gate::SplitB2A(..) => WireKind::Arith,
             Gate::Xor(..)
             | Gate::And(..)
             | Gate::Not(..)
@@ -255,7 +270,8 @@ impl Gate {
             | Gate::Shr(..)
             | Gate::Sar(..)
             | Gate::Broadcast(..)
-            | Gate::A2B(..) => WireKind::Bool,
+            | Gate::A2B(..)
+            | Gate::SplitA2B(..) => WireKind::Bool,
         }
     }
 
@@ -271,6 +287,14 @@ impl Gate {
         }
     }
 
+    /// The share component a split gate names (valid components are 0, 1 and 2).
+    pub fn component(&self) -> Option<u8> {
+        match *self {
+            Gate::SplitA2B(_, k, _) | Gate::SplitB2A(_, k, _) => Some(k),
+            _ => None,
+        }
+    }
+
     /// The width and shift fields that must lie in range, for validation.
     pub fn widths_and_shifts(&self) -> (Option<u8>, Option<u8>) {
         match *self {
@@ -278,7 +302,9 @@ impl Gate {
             | Gate::And(_, _, w)
             | Gate::Not(_, w)
             | Gate::Broadcast(_, w)
-            | Gate::A2B(_, w) => (Some(w), None),
+            | Gate::A2B(_, w)
+            | Gate::SplitA2B(_, _, w)
+            | Gate::SplitB2A(_, _, w) => (Some(w), None),
             Gate::Shl(_, k, w) | Gate::Shr(_, k, w) | Gate::Sar(_, k, w) => (Some(w), Some(k)),
             Gate::Trunc(_, k) => (None, Some(k)),
             _ => (None, None),
@@ -315,6 +341,20 @@ impl Gate {
                 }
             }
             Gate::A2B(_, w) => a & mask(w),
+            Gate::SplitA2B(_, k, w) => {
+                if k == 0 {
+                    a & mask(w)
+                } else {
+                    0
+                }
+            }
+            Gate::SplitB2A(_, k, w) => {
+                if k == 0 {
+                    a & mask(w)
+                } else {
+                    0
+                }
+            }
         }
     }
 
@@ -339,6 +379,8 @@ impl Gate {
             Gate::A2B(..) => "a2b",
             Gate::B2A(_) => "b2a",
             Gate::Open(_) => "open",
+            Gate::SplitA2B(..) => "split_a2b",
+            Gate::SplitB2A(..) => "split_b2a",
         }
     }
 }
@@ -370,6 +412,8 @@ impl fmt::Display for Gate {
             Gate::Not(a, w) | Gate::Broadcast(a, w) | Gate::A2B(a, w) => {
                 write!(f, "{name}.{w} {a}")
             }
+            Gate::SplitA2B(a, k, w) => write!(f, "{name}.{w} {a} {k}"),
+            Gate::SplitB2A(a, k, w) => write!(f, "{name}.{w} {a} {k}"),
             Gate::Shl(a, k, w) | Gate::Shr(a, k, w) | Gate::Sar(a, k, w) => {
                 write!(f, "{name}.{w} {a} {k}")
             }

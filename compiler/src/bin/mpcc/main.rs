@@ -45,8 +45,9 @@ enum Command {
         /// The inputs: a JSON object from party id to that party's list of inputs.
         #[arg(long, value_name = "FILE")]
         inputs: Option<PathBuf>,
-        /// The protocol: `clear` (no secrecy, for debugging).
-        #[arg(long, default_value = "clear")]
+        /// The protocol: `rep3` (three-party replicated secret sharing) or `clear` (no
+        /// secrecy, for debugging).
+        #[arg(long, default_value = "rep3")]
         protocol: String,
         /// The number of parties.
         #[arg(long, default_value_t = 3)]

@@ -1,7 +1,9 @@
 //! `mpcvm`: runs mpc bytecode as one party of a secure computation.
 //!
-//! Exit status (STYLE.md §2.8): 0 on success, 1 when the program or an input is bad,
-//! 2 for bad usage (clap's own), 3 when a file cannot be read or output written.
+//! Exit status (STYLE.md §2.8): 0 on success, 1 when the program, an input or the config
+//! is bad, 2 for bad usage (clap's own), 3 when a file cannot be read or output written,
+//! 4 when another party cannot be reached, differs (program, protocol, party count),
+//! leaves, stalls or misbehaves.
 
 mod info_cmd;
 mod run_cmd;
@@ -71,20 +73,31 @@ enum CliError {
     /// The program reads inputs from this party but none were given.
     #[error("{0} (give them with `--input FILE`)")]
     NoInputFile(Box<mpc_vm::InputError>),
-    /// A feature this version does not have yet.
-    #[error("not implemented yet: {0}")]
-    NotImplemented(&'static str),
+    /// A file could not be written.
+    #[error("cannot write `{}`: {source}", path.display())]
+    WriteFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `parties.toml` is not usable, or does not fit the program or `--party`.
+    #[error("{0}")]
+    Config(mpc_vm::net::config::ConfigError),
+    /// The run failed: a peer, the network, or the protocol.
+    #[error("{0}")]
+    Run(mpc_vm::VmError),
 }
 
 impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
-            CliError::Read { .. } | CliError::Write(_) => 3,
+            CliError::Read { .. } | CliError::Write(_) | CliError::WriteFile { .. } => 3,
+            CliError::Run(mpc_vm::VmError::Peer { .. }) => 4,
             CliError::Program { .. }
             | CliError::Json { .. }
             | CliError::Input { .. }
             | CliError::NoInputFile(_)
-            | CliError::NotImplemented(_) => 1,
+            | CliError::Config(_)
+            | CliError::Run(_) => 1,
         }
     }
 }
@@ -161,6 +174,24 @@ mod tests {
         assert_eq!(args.party, 1);
         assert!(args.json);
         assert_eq!(args.input.as_deref(), Some(Path::new("mine.json")));
+        assert!(!args.stats);
+
+        let cli = Cli::try_parse_from([
+            "mpcvm",
+            "run",
+            "p.mpcb",
+            "--party=0",
+            "--config=parties.toml",
+            "--stats",
+            "--stats-json",
+            "s.json",
+        ])
+        .expect("the figures' flags parse");
+        let Command::Run(args) = cli.command else {
+            panic!("parsed as {cli:?}")
+        };
+        assert!(args.stats);
+        assert_eq!(args.stats_json.as_deref(), Some(Path::new("s.json")));
     }
 
     #[test]

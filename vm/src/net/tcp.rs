@@ -1,0 +1,925 @@
+//! The parties of a run over TCP: one connection per pair, framed messages.
+//!
+//! Setting up ([`TcpTransport::connect`]): every party listens on its own address;
+//! party `i` dials every party `j < i` and accepts every `j > i`, so each pair has
+//! exactly one connection whoever starts first. A dialer retries (50 ms, doubling up to
+//! 500 ms) until the config's `connect_timeout_s`; right after connecting it sends
+//! [`PREAMBLE_MAGIC`] and its party id, so the acceptor knows who called. Once a party
+//! has all its connections it sends its [`Hello`] to every peer and checks theirs, so
+//! that a party running another program stops every party before any input is shared.
+//!
+//! Messages: a frame is a `u32` little-endian length and that many bytes. A length
+//! above the limit ([`MAX_FRAME`], or [`MAX_HELLO_LEN`] during the handshake) is
+//! refused before anything is allocated for it.
+
+use std::io::{self, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::config::PartiesConfig;
+use super::local::check_outgoing;
+use super::{seconds, Hello, PeerStats, MAX_HELLO_LEN};
+use crate::{Transport, VmError};
+
+/// The largest message a party accepts from a peer: 1 GiB.
+pub const MAX_FRAME: u32 = 1 << 30;
+
+/// The first bytes a dialer sends, before its party id (`u32` little-endian).
+pub const PREAMBLE_MAGIC: [u8; 4] = *b"MPCV";
+
+/// Messages up to this size are written by the calling thread. In lockstep exchanges a
+/// peer has at most one unread message from us, and the kernel's socket buffers (128 KiB
+/// and more on Linux) hold one this small, so the write cannot block on a peer that is
+/// itself blocked writing to us. Larger messages get a thread each (see `exchange`).
+const INLINE_WRITE_LIMIT: usize = 32 << 10;
+
+/// Each connection reads through a buffer this large, so that a small message and its
+/// header arrive in one system call.
+const READ_BUFFER: usize = 64 << 10;
+
+/// Reserved up front for an incoming message; a larger one grows as its bytes arrive,
+/// so a peer's length prefix alone never makes us allocate more than this.
+const PREALLOCATE_LIMIT: usize = 16 << 20;
+
+const DIAL_FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const DIAL_MAX_BACKOFF: Duration = Duration::from_millis(500);
+/// How often an accepting party looks for a new connection.
+const ACCEPT_POLL: Duration = Duration::from_millis(5);
+/// How long an accepted connection has to send its preamble: a real party sends it
+/// right after connecting, and a stray connection must not hold up the others for long.
+const PREAMBLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why reading a frame failed.
+#[derive(Debug)]
+pub enum FrameError {
+    /// The peer closed the connection between messages.
+    Closed,
+    /// The connection closed, or stopped delivering, in the middle of a message.
+    Truncated {
+        /// Bytes of the frame (header included) received.
+        got: u64,
+        /// Bytes the frame should have (header included), when the header was read.
+        expected: Option<u64>,
+        /// Whether the connection stopped delivering (timed out) rather than closed.
+        timed_out: bool,
+    },
+    /// No message arrived within the read timeout.
+    TimedOut,
+    /// The length prefix is above the limit.
+    TooLarge {
+        /// The length the peer announced.
+        len: u32,
+        /// The limit.
+        limit: u32,
+    },
+    /// Another I/O error.
+    Io(io::Error),
+}
+
+impl FrameError {
+    /// The error as the reason of a [`VmError::Peer`]; `timeout` is the read timeout in
+    /// force.
+    pub fn reason(&self, timeout: Duration) -> String {
+        match self {
+            FrameError::Closed => "connection closed".to_string(),
+            FrameError::Truncated {
+                got,
+                expected,
+                timed_out,
+            } => {
+                let how = if *timed_out {
+                    format!("stalled for {}", seconds(timeout))
+                } else {
+                    "connection closed".to_string()
+                };
+                match expected {
+                    Some(n) => format!("{how} in the middle of a message ({got} of {n} bytes)"),
+                    None => format!("{how} in the middle of a message header ({got} of 4 bytes)"),
+                }
+            }
+            FrameError::TimedOut => format!("no message within {}", seconds(timeout)),
+            FrameError::TooLarge { len, limit } => {
+                format!("sent a frame of {len} bytes, which exceeds the limit of {limit}")
+            }
+            FrameError::Io(e) => format!("receiving failed: {e}"),
+        }
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+fn is_closed(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
+/// Reads one frame of at most `limit` bytes.
+pub fn read_frame(r: &mut impl Read, limit: u32) -> Result<Vec<u8>, FrameError> {
+    let mut header = [0u8; 4];
+    let mut filled = 0;
+    while filled < header.len() {
+        match r.read(&mut header[filled..]) {
+            Ok(0) if filled == 0 => return Err(FrameError::Closed),
+            Ok(0) => {
+                return Err(FrameError::Truncated {
+                    got: filled as u64,
+                    expected: None,
+                    timed_out: false,
+                })
+            }
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if filled == 0 && is_timeout(&e) => return Err(FrameError::TimedOut),
+            Err(e) if filled == 0 && is_closed(&e) => return Err(FrameError::Closed),
+            Err(e) if is_timeout(&e) || is_closed(&e) => {
+                return Err(FrameError::Truncated {
+                    got: filled as u64,
+                    expected: None,
+                    timed_out: is_timeout(&e),
+                })
+            }
+            Err(e) => return Err(FrameError::Io(e)),
+        }
+    }
+    let len = u32::from_le_bytes(header);
+    if len > limit {
+        return Err(FrameError::TooLarge { len, limit });
+    }
+    let len = len as usize;
+    let mut body = Vec::with_capacity(len.min(PREALLOCATE_LIMIT));
+    // `read_to_end` keeps what it read before an error, so a cut message can say how
+    // much of it arrived.
+    let result = r.take(len as u64).read_to_end(&mut body);
+    let truncated = |timed_out| FrameError::Truncated {
+        got: 4 + body.len() as u64,
+        expected: Some(4 + len as u64),
+        timed_out,
+    };
+    match result {
+        Ok(_) if body.len() == len => Ok(body),
+        Ok(_) => Err(truncated(false)),
+        Err(e) if is_timeout(&e) || is_closed(&e) => Err(truncated(is_timeout(&e))),
+        Err(e) => Err(FrameError::Io(e)),
+    }
+}
+
+/// Writes `message` as one frame. A message above [`MAX_FRAME`] is an `InvalidInput`
+/// error: no peer would accept it.
+pub fn write_frame(w: &mut impl Write, message: &[u8]) -> io::Result<()> {
+    let len = frame_len(message.len())?;
+    w.write_all(&len.to_le_bytes())?;
+    w.write_all(message)
+}
+
+/// The length prefix of a message of `len` bytes, if a peer would accept it.
+fn frame_len(len: usize) -> io::Result<u32> {
+    u32::try_from(len)
+        .ok()
+        .filter(|&n| n <= MAX_FRAME)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a message of {len} bytes exceeds the frame limit of {MAX_FRAME}"),
+            )
+        })
+}
+
+/// Why writing to a peer failed, as a [`VmError::Peer`] reason.
+fn write_reason(e: &io::Error, timeout: Duration) -> String {
+    if is_timeout(e) {
+        format!(
+            "could not send within {} (the party stopped reading)",
+            seconds(timeout)
+        )
+    } else if is_closed(e) {
+        "connection closed".to_string()
+    } else {
+        format!("sending failed: {e}")
+    }
+}
+
+/// One party's connections to all the others. Movable to its own thread.
+#[derive(Debug)]
+pub struct TcpTransport {
+    party: u32,
+    parties: u32,
+    /// `streams[p]` is the connection to party `p`, for writing; `None` for this party.
+    streams: Vec<Option<TcpStream>>,
+    /// `readers[p]` reads the same connection (a second handle on the socket, so that
+    /// writing threads and the reading thread do not share a borrow).
+    readers: Vec<Option<BufReader<TcpStream>>>,
+    timeout: Duration,
+    stats: Vec<PeerStats>,
+    /// The first error: later exchanges repeat it, since a half-done exchange leaves the
+    /// peers out of step for good.
+    failed: Option<VmError>,
+    /// Header and body of a small message, so that it goes out in one write (one
+    /// segment, since Nagle's algorithm is off).
+    scratch: Vec<u8>,
+}
+
+impl TcpTransport {
+    /// Connects party `party` to every other party of `config` and checks their
+    /// [`Hello`]s against `hello` (this party's own). Listens on the party's address in
+    /// `config`.
+    pub fn connect(
+        config: &PartiesConfig,
+        party: u32,
+        hello: &Hello,
+    ) -> Result<TcpTransport, VmError> {
+        check_identity(config, party, hello)?;
+        let address = &config.parties[party as usize].address;
+        let listener = TcpListener::bind(address.as_str()).map_err(|e| VmError::Peer {
+            party,
+            reason: format!("cannot listen on {address} (this party's address): {e}"),
+        })?;
+        Self::connect_with_listener(config, party, hello, listener)
+    }
+
+    /// Like [`TcpTransport::connect`], but accepts the other parties on `listener`, which
+    /// the caller bound (e.g. to port 0, then wrote the port it got into `config`).
+    pub fn connect_with_listener(
+        config: &PartiesConfig,
+        party: u32,
+        hello: &Hello,
+        listener: TcpListener,
+    ) -> Result<TcpTransport, VmError> {
+        check_identity(config, party, hello)?;
+        let deadline = Instant::now() + config.connect_timeout;
+        let n = config.parties();
+        let mut streams: Vec<Option<TcpStream>> = (0..n).map(|_| None).collect();
+        for peer in 0..party {
+            let address = &config.parties[peer as usize].address;
+            let mut stream = dial(address, peer, deadline, config.connect_timeout)?;
+            let mut preamble = PREAMBLE_MAGIC.to_vec();
+            preamble.extend_from_slice(&party.to_le_bytes());
+            stream.write_all(&preamble).map_err(|e| VmError::Peer {
+                party: peer,
+                reason: format!("connected, then {}", write_reason(&e, config.timeout)),
+            })?;
+            streams[peer as usize] = Some(stream);
+        }
+        accept(&listener, config, party, &mut streams, deadline)?;
+        drop(listener);
+
+        let readers = streams
+            .iter()
+            .enumerate()
+            .map(|(peer, stream)| {
+                stream
+                    .as_ref()
+                    .map(|s| {
+                        s.try_clone()
+                            .map(|s| BufReader::with_capacity(READ_BUFFER, s))
+                            .map_err(|e| VmError::Peer {
+                                party: peer as u32,
+                                reason: format!("cannot configure the connection: {e}"),
+                            })
+                    })
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut transport = TcpTransport {
+            party,
+            parties: n,
+            streams,
+            readers,
+            timeout: config.timeout,
+            stats: vec![PeerStats::default(); n as usize],
+            failed: None,
+            scratch: Vec::new(),
+        };
+        for (peer, stream) in transport.peers() {
+            let setup = stream
+                .set_nodelay(true)
+                .and_then(|()| stream.set_write_timeout(Some(config.timeout)));
+            setup.map_err(|e| VmError::Peer {
+                party: peer,
+                reason: format!("cannot configure the connection: {e}"),
+            })?;
+        }
+        // A peer sends its hello once it has all of its own connections, which may take
+        // until the connect deadline; the slack covers a peer that gets there just then.
+        let hello_wait = deadline.saturating_duration_since(Instant::now()) + config.timeout;
+        transport.handshake(hello, hello_wait)?;
+        for (peer, stream) in transport.peers() {
+            stream
+                .set_read_timeout(Some(config.timeout))
+                .map_err(|e| VmError::Peer {
+                    party: peer,
+                    reason: format!("cannot configure the connection: {e}"),
+                })?;
+        }
+        Ok(transport)
+    }
+
+    /// What this transport carried to and from each party, indexed by party id (this
+    /// party's own entry stays zero). The handshake is not counted.
+    pub fn stats(&self) -> Vec<PeerStats> {
+        self.stats.clone()
+    }
+
+    /// The peers' ids and connections.
+    fn peers(&self) -> impl Iterator<Item = (u32, &TcpStream)> {
+        self.streams
+            .iter()
+            .enumerate()
+            .filter_map(|(p, s)| s.as_ref().map(|s| (p as u32, s)))
+    }
+
+    fn handshake(&mut self, hello: &Hello, wait: Duration) -> Result<(), VmError> {
+        let mine = hello.encode();
+        // Every hello goes out before any is read, so that both sides of a mismatch see
+        // the other's hello and each reports it.
+        for peer in 0..self.parties {
+            if peer != self.party {
+                self.write_small(peer, &mine)?;
+            }
+        }
+        // Every hello is read before any is judged: a peer that hangs up on a mismatch
+        // of its own has sent its hello first, and a difference it shows says more than
+        // "connection closed" from another peer does.
+        let mut received = Vec::new();
+        for (peer, reader) in self.readers.iter_mut().enumerate() {
+            let Some(reader) = reader else { continue };
+            let peer = peer as u32;
+            let fail = |reason: String| VmError::Peer {
+                party: peer,
+                reason: format!("handshake: {reason}"),
+            };
+            let theirs = reader
+                .get_ref()
+                .set_read_timeout(Some(wait))
+                .map_err(|e| fail(format!("cannot configure the connection: {e}")))
+                .and_then(|()| {
+                    read_frame(reader, MAX_HELLO_LEN).map_err(|e| match e {
+                        FrameError::TooLarge { .. } => {
+                            fail("did not answer like an mpcvm party".into())
+                        }
+                        e => fail(e.reason(wait)),
+                    })
+                })
+                .and_then(|bytes| Hello::decode(&bytes).map_err(fail));
+            received.push((peer, theirs));
+        }
+        for (peer, theirs) in &received {
+            if let Ok(theirs) = theirs {
+                hello.check_peer(*peer, theirs)?;
+            }
+        }
+        match received.into_iter().find_map(|(_, r)| r.err()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes a small message to `peer` in one write.
+    fn write_small(&mut self, peer: u32, message: &[u8]) -> Result<(), VmError> {
+        let Some(stream) = self.streams[peer as usize].as_ref() else {
+            return Ok(());
+        };
+        self.scratch.clear();
+        self.scratch
+            .extend_from_slice(&(message.len() as u32).to_le_bytes());
+        self.scratch.extend_from_slice(message);
+        (&mut &*stream)
+            .write_all(&self.scratch)
+            .map_err(|e| VmError::Peer {
+                party: peer,
+                reason: write_reason(&e, self.timeout),
+            })
+    }
+
+    /// Reads one message from every peer, in id order (an empty one for this party).
+    fn read_all(
+        readers: &mut [Option<BufReader<TcpStream>>],
+        timeout: Duration,
+    ) -> Result<Vec<Vec<u8>>, VmError> {
+        readers
+            .iter_mut()
+            .enumerate()
+            .map(|(peer, reader)| match reader {
+                None => Ok(Vec::new()),
+                Some(reader) => read_frame(reader, MAX_FRAME).map_err(|e| VmError::Peer {
+                    party: peer as u32,
+                    reason: e.reason(timeout),
+                }),
+            })
+            .collect()
+    }
+
+    fn try_exchange(&mut self, outgoing: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, VmError> {
+        check_outgoing(outgoing, self.parties)?;
+        let me = self.party as usize;
+        for (peer, message) in outgoing.iter().enumerate() {
+            if peer != me {
+                frame_len(message.len()).map_err(|e| VmError::Protocol {
+                    protocol: "transport",
+                    reason: format!("to party {peer}: {e}"),
+                })?;
+            }
+        }
+        let is_large = |peer: usize| peer != me && outgoing[peer].len() > INLINE_WRITE_LIMIT;
+        let incoming = if (0..outgoing.len()).any(is_large) {
+            self.exchange_large(outgoing, is_large)?
+        } else {
+            for (peer, message) in outgoing.iter().enumerate() {
+                if peer != me {
+                    self.write_small(peer as u32, message)?;
+                }
+            }
+            Self::read_all(&mut self.readers, self.timeout)?
+        };
+        for (peer, stats) in self.stats.iter_mut().enumerate() {
+            if peer != me {
+                stats.count(outgoing[peer].len(), incoming[peer].len());
+            }
+        }
+        Ok(incoming)
+    }
+
+    /// An exchange in which some messages are too large to write inline: each goes out
+    /// on a thread of its own while this thread writes the small ones and reads, so that
+    /// parties that all send large messages at once do not all block writing.
+    fn exchange_large(
+        &mut self,
+        outgoing: &[Vec<u8>],
+        is_large: impl Fn(usize) -> bool,
+    ) -> Result<Vec<Vec<u8>>, VmError> {
+        for (peer, message) in outgoing.iter().enumerate() {
+            if peer != self.party as usize && !is_large(peer) {
+                self.write_small(peer as u32, message)?;
+            }
+        }
+        // Disjoint borrows: the writing threads share the write handles while this
+        // thread reads through the buffered read handles.
+        let (streams, readers, timeout) = (&self.streams, &mut self.readers, self.timeout);
+        thread::scope(|scope| {
+            let writers: Vec<_> = streams
+                .iter()
+                .enumerate()
+                .filter(|(peer, _)| is_large(*peer))
+                .filter_map(|(peer, stream)| {
+                    let (stream, message) = (stream.as_ref()?, &outgoing[peer]);
+                    Some((
+                        peer,
+                        scope.spawn(move || write_frame(&mut &*stream, message)),
+                    ))
+                })
+                .collect();
+            let incoming = Self::read_all(readers, timeout);
+            if incoming.is_err() {
+                // Unblock writers stuck on a peer that will never read.
+                hang_up(streams);
+            }
+            let mut first_error = incoming.as_ref().err().cloned();
+            for (peer, writer) in writers {
+                let result = writer
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("the writing thread panicked")));
+                if let (Err(e), None) = (result, &first_error) {
+                    hang_up(streams);
+                    first_error = Some(VmError::Peer {
+                        party: peer as u32,
+                        reason: write_reason(&e, timeout),
+                    });
+                }
+            }
+            match first_error {
+                Some(e) => Err(e),
+                None => incoming,
+            }
+        })
+    }
+}
+
+/// Closes every connection, so that peers blocked on this party fail at once rather
+/// than at their timeout, and so do this party's own blocked writers.
+fn hang_up(streams: &[Option<TcpStream>]) {
+    for stream in streams.iter().flatten() {
+        // Already closed is fine: this is a best effort on the way out.
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+}
+
+impl Transport for TcpTransport {
+    fn party(&self) -> u32 {
+        self.party
+    }
+
+    fn parties(&self) -> u32 {
+        self.parties
+    }
+
+    fn exchange(&mut self, outgoing: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, VmError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let result = self.try_exchange(outgoing);
+        if let Err(e) = &result {
+            self.failed = Some(e.clone());
+            hang_up(&self.streams);
+        }
+        result
+    }
+}
+
+/// Checks that `config` asks for no TLS (not supported yet), that `party` is in it, and
+/// that `hello` speaks for that party.
+fn check_identity(config: &PartiesConfig, party: u32, hello: &Hello) -> Result<(), VmError> {
+    if config.tls {
+        return Err(VmError::Peer {
+            party,
+            reason: super::config::TLS_UNSUPPORTED.to_string(),
+        });
+    }
+    let n = config.parties();
+    if party >= n {
+        return Err(VmError::PartyOutOfRange {
+            item: "--party".to_string(),
+            party,
+            parties: n,
+        });
+    }
+    if hello.party != party || hello.parties != n {
+        return Err(VmError::Protocol {
+            protocol: "transport",
+            reason: format!(
+                "the hello says party {} of {}, but the transport is party {party} of {n}",
+                hello.party, hello.parties
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Dials `peer` at `address` until it answers or `deadline` passes.
+fn dial(
+    address: &str,
+    peer: u32,
+    deadline: Instant,
+    connect_timeout: Duration,
+) -> Result<TcpStream, VmError> {
+    let mut backoff = DIAL_FIRST_BACKOFF;
+    loop {
+        // Resolved on every attempt: a host name may start resolving once its machine is
+        // up, like its port starts answering.
+        let error = match address.to_socket_addrs() {
+            Ok(addrs) => {
+                let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+                for addr in addrs {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match TcpStream::connect_timeout(&addr, left.max(Duration::from_millis(1))) {
+                        Ok(stream) if !is_self_connected(&stream) => return Ok(stream),
+                        Ok(_) => {
+                            last = io::Error::new(
+                                io::ErrorKind::ConnectionRefused,
+                                "nothing listens there yet",
+                            )
+                        }
+                        Err(e) => last = e,
+                    }
+                }
+                last
+            }
+            Err(e) => e,
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(VmError::Peer {
+                party: peer,
+                reason: format!(
+                    "could not reach party {peer} at {address} within {} (last attempt: {error})",
+                    seconds(connect_timeout)
+                ),
+            });
+        }
+        thread::sleep(backoff.min(left));
+        backoff = (backoff * 2).min(DIAL_MAX_BACKOFF);
+    }
+}
+
+/// Whether TCP connected a socket to itself: dialing a free local port can pick that
+/// same port as the source (a "simultaneous open" with itself). The port stays taken
+/// while the socket lives, so the party meant to listen there could not start.
+fn is_self_connected(stream: &TcpStream) -> bool {
+    matches!((stream.local_addr(), stream.peer_addr()), (Ok(a), Ok(b)) if a == b)
+}
+
+/// Accepts the parties above `party` on `listener` until each has connected once, or
+/// fails at `deadline` naming the ones that did not. A connection that does not
+/// identify as one of them is dropped (it may be a port scan or a stale party) and
+/// mentioned if the wait fails.
+fn accept(
+    listener: &TcpListener,
+    config: &PartiesConfig,
+    party: u32,
+    streams: &mut [Option<TcpStream>],
+    deadline: Instant,
+) -> Result<(), VmError> {
+    let n = config.parties();
+    if party + 1 >= n {
+        return Ok(());
+    }
+    let listen_error = |e: io::Error| VmError::Peer {
+        party,
+        reason: format!("cannot accept connections: {e}"),
+    };
+    // Non-blocking, so that the wait can end at the deadline.
+    listener.set_nonblocking(true).map_err(listen_error)?;
+    let mut refused: Vec<String> = Vec::new();
+    loop {
+        let missing: Vec<u32> = (party + 1..n)
+            .filter(|&p| streams[p as usize].is_none())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        match listener.accept() {
+            Ok((stream, from)) => match identify(&stream, from, party, n, deadline) {
+                Ok(peer) if streams[peer as usize].is_none() => {
+                    streams[peer as usize] = Some(stream);
+                }
+                Ok(peer) => refused.push(format!(
+                    "{from} said it was party {peer}, which had already connected"
+                )),
+                Err(why) => refused.push(why),
+            },
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(not_connected(config, party, &missing, &refused));
+                }
+                thread::sleep(ACCEPT_POLL.min(left));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // A connection reset before we accepted it is that connection's problem.
+            Err(e) if is_closed(&e) => {}
+            Err(e) => return Err(listen_error(e)),
+        }
+    }
+}
+
+/// Reads an accepted connection's preamble: the id of the party that dialed.
+fn identify(
+    stream: &TcpStream,
+    from: SocketAddr,
+    party: u32,
+    parties: u32,
+    deadline: Instant,
+) -> Result<u32, String> {
+    let wait = deadline
+        .saturating_duration_since(Instant::now())
+        .clamp(Duration::from_millis(10), PREAMBLE_TIMEOUT);
+    let mut preamble = [0u8; 8];
+    stream
+        .set_nonblocking(false)
+        .and_then(|()| stream.set_read_timeout(Some(wait)))
+        .and_then(|()| (&mut &*stream).read_exact(&mut preamble))
+        .map_err(|e| format!("{from} did not identify as a party ({e})"))?;
+    if preamble[..4] != PREAMBLE_MAGIC {
+        return Err(format!("{from} is not an mpcvm party"));
+    }
+    let peer = u32::from_le_bytes([preamble[4], preamble[5], preamble[6], preamble[7]]);
+    if peer <= party || peer >= parties {
+        return Err(format!(
+            "{from} said it was party {peer}, but only parties {} to {} dial party {party}",
+            party + 1,
+            parties - 1
+        ));
+    }
+    Ok(peer)
+}
+
+fn not_connected(
+    config: &PartiesConfig,
+    party: u32,
+    missing: &[u32],
+    refused: &[String],
+) -> VmError {
+    let address = &config.parties[party as usize].address;
+    let mut reason = format!(
+        "did not connect to this party ({address}) within {}",
+        seconds(config.connect_timeout)
+    );
+    if let [_, others @ ..] = missing {
+        if !others.is_empty() {
+            let others: Vec<String> = others.iter().map(u32::to_string).collect();
+            reason += &format!(
+                "; neither did part{} {}",
+                if others.len() == 1 { "y" } else { "ies" },
+                others.join(", ")
+            );
+        }
+    }
+    if !refused.is_empty() {
+        reason += &format!("; refused: {}", refused.join("; "));
+    }
+    VmError::Peer {
+        party: missing[0],
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+
+    fn frame(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_frame(&mut out, bytes).unwrap();
+        out
+    }
+
+    fn reason(bytes: &[u8], limit: u32) -> String {
+        read_frame(&mut Cursor::new(bytes), limit)
+            .unwrap_err()
+            .reason(Duration::from_secs(60))
+    }
+
+    #[test]
+    fn frames_round_trip() {
+        let mut stream = Cursor::new([frame(b"abc"), frame(b""), frame(&[7; 100])].concat());
+        assert_eq!(read_frame(&mut stream, 100).unwrap(), b"abc");
+        assert_eq!(read_frame(&mut stream, 100).unwrap(), b"");
+        assert_eq!(read_frame(&mut stream, 100).unwrap(), vec![7; 100]);
+        assert!(matches!(
+            read_frame(&mut stream, 100),
+            Err(FrameError::Closed)
+        ));
+    }
+
+    #[test]
+    fn a_frame_above_the_limit_is_refused_before_allocating() {
+        // u32::MAX announced, nothing sent: refused from the header alone.
+        assert_eq!(
+            reason(&u32::MAX.to_le_bytes(), MAX_FRAME),
+            "sent a frame of 4294967295 bytes, which exceeds the limit of 1073741824"
+        );
+        assert_eq!(
+            reason(&frame(&[0; 11]), 10),
+            "sent a frame of 11 bytes, which exceeds the limit of 10"
+        );
+    }
+
+    #[test]
+    fn a_cut_frame_says_how_much_arrived() {
+        let whole = frame(&[1; 10]);
+        assert_eq!(
+            reason(&whole[..2], 100),
+            "connection closed in the middle of a message header (2 of 4 bytes)"
+        );
+        assert_eq!(
+            reason(&whole[..9], 100),
+            "connection closed in the middle of a message (9 of 14 bytes)"
+        );
+        assert_eq!(reason(b"", 100), "connection closed");
+        // Announcing a large message and sending little of it allocates only what
+        // arrived plus the capped reservation.
+        let mut lie = (MAX_FRAME).to_le_bytes().to_vec();
+        lie.extend_from_slice(&[0; 5]);
+        assert_eq!(
+            reason(&lie, MAX_FRAME),
+            "connection closed in the middle of a message (9 of 1073741828 bytes)"
+        );
+    }
+
+    #[test]
+    fn our_own_oversized_message_is_refused() {
+        assert_eq!(frame_len(MAX_FRAME as usize).unwrap(), MAX_FRAME);
+        let err = frame_len(MAX_FRAME as usize + 1).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(
+            err.to_string(),
+            "a message of 1073741825 bytes exceeds the frame limit of 1073741824"
+        );
+    }
+
+    /// A listener on a free loopback port, and its address.
+    fn listener() -> (TcpListener, String) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = l.local_addr().unwrap().to_string();
+        (l, a)
+    }
+
+    fn hello(party: u32) -> Hello {
+        Hello {
+            protocol: "rep3".into(),
+            protocol_version: 1,
+            parties: 2,
+            party,
+            program_hash: [3; 32],
+        }
+    }
+
+    /// Party 1 of two, with a fake party 0 driven by `fake` on the other end.
+    fn against_fake_party_0(fake: impl FnOnce(TcpStream) + Send + 'static) -> VmError {
+        let (l0, a0) = listener();
+        let (l1, a1) = listener();
+        let mut config = PartiesConfig::plain([a0, a1]);
+        config.connect_timeout = Duration::from_secs(2);
+        config.timeout = Duration::from_millis(300);
+        let fake = thread::spawn(move || {
+            let (mut s, _) = l0.accept().unwrap();
+            let mut preamble = [0; 8];
+            s.read_exact(&mut preamble).unwrap();
+            write_frame(&mut s, &hello(0).encode()).unwrap();
+            let _theirs = read_frame(&mut s, MAX_HELLO_LEN).unwrap();
+            fake(s);
+        });
+        let result = TcpTransport::connect_with_listener(&config, 1, &hello(1), l1)
+            .and_then(|mut t| t.exchange(&[vec![1, 2, 3], vec![]]));
+        fake.join().unwrap();
+        result.unwrap_err()
+    }
+
+    #[test]
+    fn a_peer_announcing_a_huge_frame_is_refused() {
+        let err = against_fake_party_0(|mut s| {
+            s.write_all(&u32::MAX.to_le_bytes()).unwrap();
+            thread::sleep(Duration::from_millis(100));
+        });
+        assert_eq!(
+            err.to_string(),
+            "party 0: sent a frame of 4294967295 bytes, which exceeds the limit of 1073741824"
+        );
+    }
+
+    #[test]
+    fn a_peer_that_hangs_up_or_stalls_is_named() {
+        let err = against_fake_party_0(drop);
+        assert_eq!(err.to_string(), "party 0: connection closed");
+        let err = against_fake_party_0(|s| {
+            // Holds the connection open but never answers, until after the timeout.
+            thread::sleep(Duration::from_millis(600));
+            drop(s);
+        });
+        assert_eq!(err.to_string(), "party 0: no message within 0.3 s");
+        let err = against_fake_party_0(|mut s| {
+            s.write_all(&10u32.to_le_bytes()).unwrap();
+            s.write_all(&[1, 2]).unwrap();
+            thread::sleep(Duration::from_millis(600));
+        });
+        assert_eq!(
+            err.to_string(),
+            "party 0: stalled for 0.3 s in the middle of a message (6 of 14 bytes)"
+        );
+    }
+
+    #[test]
+    fn a_peer_that_is_not_an_mpcvm_is_named() {
+        let (l0, a0) = listener();
+        let (l1, a1) = listener();
+        let mut config = PartiesConfig::plain([a0, a1]);
+        config.connect_timeout = Duration::from_secs(2);
+        let fake = thread::spawn(move || {
+            let (mut s, _) = l0.accept().unwrap();
+            s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").unwrap();
+            thread::sleep(Duration::from_millis(100));
+        });
+        let err = TcpTransport::connect_with_listener(&config, 1, &hello(1), l1).unwrap_err();
+        fake.join().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "party 0: handshake: did not answer like an mpcvm party"
+        );
+    }
+
+    #[test]
+    fn a_stray_connection_is_dropped_and_mentioned() {
+        let (l0, a0) = listener();
+        let (_l1, a1) = listener();
+        let mut config = PartiesConfig::plain([a0.clone(), a1]);
+        config.connect_timeout = Duration::from_millis(300);
+        let stray = thread::spawn(move || {
+            let mut s = TcpStream::connect(&a0).unwrap();
+            s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+            thread::sleep(Duration::from_millis(500));
+        });
+        let err = TcpTransport::connect_with_listener(&config, 0, &hello(0), l0).unwrap_err();
+        stray.join().unwrap();
+        let message = err.to_string();
+        assert!(
+            message.starts_with("party 1: did not connect to this party (127.0.0.1:"),
+            "{message}"
+        );
+        assert!(
+            message.contains(") within 0.3 s; refused: 127.0.0.1:"),
+            "{message}"
+        );
+        assert!(message.ends_with(" is not an mpcvm party"), "{message}");
+    }
+}

@@ -1,0 +1,449 @@
+//! `rep3`: three-party replicated secret sharing with an honest majority, secure against
+//! one semi-honest party (Araki et al. 2016; the arithmetic/Boolean mix of ABY3).
+//!
+//! A secret `x` is split into three components `x = x0 + x1 + x2` (mod 2^64), or
+//! `x = x0 ^ x1 ^ x2` for a Boolean word; party `i` holds the pair `(x_i, x_{i+1})`
+//! (indices mod 3), so any two parties can reconstruct and any one learns nothing.
+//! A public value `c` stands for the components `(c, 0, 0)`.
+//!
+//! Correlated randomness: at start-up party `i` draws a key `k_i` from the operating
+//! system (`getrandom`) and sends it to party `i-1`, so party `i` holds `k_i` and
+//! `k_{i+1}`. Each key seeds a ChaCha12 stream; the two parties holding a key draw from
+//! it in the same order, which gives zero-sharings `α_i = F(k_i) - F(k_{i+1})`
+//! (`Σ α_i = 0`) and input masks without extra messages.
+//!
+//! Costs: a multiplication or AND sends one ring element (one word) to the previous
+//! party; an opening sends one component to the next party; input sharing sends one
+//! value to each peer per input element. Each round is one message per peer.
+
+use mpc_bytecode::{mask, Gate, Scalar, WireKind};
+use rand_chacha::ChaCha12Rng;
+use rand_core::{Rng, SeedableRng};
+
+use crate::exec::{Operand, OutputOpening, Protocol, RawOutputs, Transport, VmError};
+
+/// The number of parties rep3 runs with.
+pub const PARTIES: u32 = 3;
+
+/// Party `i`'s two components `(x_i, x_{i+1})`.
+pub type Share = [u64; 2];
+
+/// One party's side of the protocol.
+pub struct Rep3<'t, T: Transport> {
+    party: u32,
+    transport: &'t mut T,
+    /// Stream of `k_i`, shared with the previous party.
+    mine: ChaCha12Rng,
+    /// Stream of `k_{i+1}`, shared with the next party.
+    next: ChaCha12Rng,
+    exchanges: u64,
+}
+
+fn next_of(i: u32) -> usize {
+    ((i + 1) % PARTIES) as usize
+}
+
+fn prev_of(i: u32) -> usize {
+    ((i + 2) % PARTIES) as usize
+}
+
+fn to_bytes(words: &[u64]) -> Vec<u8> {
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+impl<'t, T: Transport> Rep3<'t, T> {
+    /// Agrees on the correlated-randomness keys with the other two parties (one
+    /// exchange).
+    pub fn setup(transport: &'t mut T) -> Result<Self, VmError> {
+        if transport.parties() != PARTIES {
+            return Err(VmError::Protocol {
+                protocol: "rep3",
+                reason: format!(
+                    "rep3 runs with exactly 3 parties, not {}",
+                    transport.parties()
+                ),
+            });
+        }
+        let party = transport.party();
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(|e| VmError::Protocol {
+            protocol: "rep3",
+            reason: format!("the operating system gave no randomness: {e}"),
+        })?;
+        let mut outgoing = vec![Vec::new(); PARTIES as usize];
+        outgoing[prev_of(party)] = key.to_vec();
+        let incoming = transport.exchange(&outgoing)?;
+        let next_key: [u8; 32] = incoming[next_of(party)]
+            .as_slice()
+            .try_into()
+            .map_err(|_| VmError::Peer {
+                party: next_of(party) as u32,
+                reason: "sent a malformed key at start-up".into(),
+            })?;
+        Ok(Rep3 {
+            party,
+            transport,
+            mine: ChaCha12Rng::from_seed(key),
+            next: ChaCha12Rng::from_seed(next_key),
+            exchanges: 1,
+        })
+    }
+
+    /// Exchanges made so far (start-up included).
+    pub fn exchanges(&self) -> u64 {
+        self.exchanges
+    }
+
+    /// Sends `to_prev` to the previous party and `to_next` to the next one; returns what
+    /// the next and the previous party sent, checked to hold `from_next` and `from_prev`
+    /// words.
+    fn exchange(
+        &mut self,
+        to_prev: &[u64],
+        to_next: &[u64],
+        from_next: usize,
+        from_prev: usize,
+    ) -> Result<(Vec<u64>, Vec<u64>), VmError> {
+        let (prev, next) = (prev_of(self.party), next_of(self.party));
+        let mut outgoing = vec![Vec::new(); PARTIES as usize];
+        outgoing[prev] = to_bytes(to_prev);
+        outgoing[next] = to_bytes(to_next);
+        let incoming = self.transport.exchange(&outgoing)?;
+        self.exchanges += 1;
+        let round = self.exchanges;
+        let words = |peer: usize, expected: usize| -> Result<Vec<u64>, VmError> {
+            let bytes = &incoming[peer];
+            if bytes.len() != expected * 8 {
+                return Err(VmError::Peer {
+                    party: peer as u32,
+                    reason: format!(
+                        "sent {} bytes in exchange {round}, expected {}",
+                        bytes.len(),
+                        expected * 8
+                    ),
+                });
+            }
+            Ok(bytes
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+                .collect())
+        };
+        Ok((words(next, from_next)?, words(prev, from_prev)?))
+    }
+
+    /// A share of zero, `F(k_i) - F(k_{i+1})`.
+    fn zero(&mut self) -> u64 {
+        self.mine.next_u64().wrapping_sub(self.next.next_u64())
+    }
+
+    /// A Boolean share of zero, `F(k_i) ^ F(k_{i+1})`.
+    fn zero_bits(&mut self) -> u64 {
+        self.mine.next_u64() ^ self.next.next_u64()
+    }
+
+    /// `s` plus the public `c` in component 0 (held by parties 0 and 2).
+    fn add_public(&self, s: Share, c: u64) -> Share {
+        match self.party {
+            0 => [s[0].wrapping_add(c), s[1]],
+            2 => [s[0], s[1].wrapping_add(c)],
+            _ => s,
+        }
+    }
+
+    /// `s` XOR the public `c` in component 0.
+    fn xor_public(&self, s: Share, c: u64) -> Share {
+        match self.party {
+            0 => [s[0] ^ c, s[1]],
+            2 => [s[0], s[1] ^ c],
+            _ => s,
+        }
+    }
+
+    /// Component `k` of the value shared as `s`, kept in place: zero in the positions
+    /// of the other components.
+    fn component(&self, s: Share, k: u8, m: u64) -> Share {
+        let k = u32::from(k);
+        [
+            if self.party == k { s[0] & m } else { 0 },
+            if (self.party + 1) % PARTIES == k {
+                s[1] & m
+            } else {
+                0
+            },
+        ]
+    }
+}
+
+/// Gates rep3 computes in a round; everything else must have been compiled away.
+fn supported_interactive(gate: &Gate) -> bool {
+    matches!(gate, Gate::Mul(..) | Gate::And(..) | Gate::Open(_))
+}
+
+/// Checks that a program only asks rep3 for what it computes (`mpcc` expands
+/// conversions and truncations for rep3; an older or hand-made program may not).
+pub fn check_program(program: &mpc_bytecode::Program) -> Result<(), VmError> {
+    for (r, round) in program.rounds.iter().enumerate() {
+        if let Some(gate) = round.interactive.iter().find(|g| !supported_interactive(g)) {
+            return Err(VmError::Protocol {
+                protocol: "rep3",
+                reason: format!(
+                    "round {}: `{}` is not a rep3 operation; recompile the program with this version of mpcc",
+                    r + 1,
+                    gate.mnemonic()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl<T: Transport> Protocol for Rep3<'_, T> {
+    type Share = Share;
+
+    fn name(&self) -> &'static str {
+        "rep3"
+    }
+
+    fn hold_public(value: u64) -> Share {
+        [value, 0]
+    }
+
+    fn held_public(register: Share) -> u64 {
+        register[0]
+    }
+
+    fn share_inputs(
+        &mut self,
+        layout: &[Vec<(Scalar, bool)>],
+        mine: &[u64],
+    ) -> Result<Vec<Vec<Share>>, VmError> {
+        let me = self.party as usize;
+        let expected_mine = layout.get(me).map_or(0, Vec::len);
+        if mine.len() != expected_mine {
+            return Err(VmError::InputCount {
+                party: self.party,
+                supplied: mine.len(),
+                expected: expected_mine,
+            });
+        }
+        // One pass in a fixed order (owners, then elements) for every party, so that the
+        // two holders of each key draw from it in the same order.
+        let mut shares: Vec<Vec<Share>> = Vec::with_capacity(layout.len());
+        let mut sent = Vec::with_capacity(mine.len());
+        for (owner, slots) in layout.iter().enumerate() {
+            let mut owned = Vec::with_capacity(slots.len());
+            for (e, &(scalar, public)) in slots.iter().enumerate() {
+                let m = mask(scalar.bits());
+                let boolean = scalar == Scalar::Bool;
+                let share = if public {
+                    if owner == me {
+                        sent.push(mine[e] & m);
+                    }
+                    [0, 0] // filled after the exchange (the owner fills its own below)
+                } else if owner == me {
+                    let (a, b) = (self.mine.next_u64() & m, self.next.next_u64() & m);
+                    let v = mine[e] & m;
+                    // The third component, which the two others need.
+                    let rest = if boolean {
+                        v ^ a ^ b
+                    } else {
+                        v.wrapping_sub(a).wrapping_sub(b) & m
+                    };
+                    sent.push(rest);
+                    [a, b]
+                } else if owner == prev_of(self.party) {
+                    // This party is the owner's next: it holds (x_{p+1}, x_{p-1}).
+                    [self.mine.next_u64() & m, 0]
+                } else {
+                    // This party is the owner's previous: it holds (x_{p-1}, x_p).
+                    [0, self.next.next_u64() & m]
+                };
+                owned.push(share);
+            }
+            shares.push(owned);
+        }
+        // Integers live in the whole ring: the masks above keep the low bits random and
+        // the component sum right modulo 2^w, which is all an n-bit value needs.
+        let mut outgoing = vec![Vec::new(); PARTIES as usize];
+        for peer in [prev_of(self.party), next_of(self.party)] {
+            outgoing[peer] = to_bytes(&sent);
+        }
+        let incoming = self.transport.exchange(&outgoing)?;
+        self.exchanges += 1;
+        for (owner, slots) in layout.iter().enumerate() {
+            if owner == me {
+                for (e, &(scalar, public)) in slots.iter().enumerate() {
+                    if public {
+                        shares[owner][e] = Self::hold_public(mine[e] & mask(scalar.bits()));
+                    }
+                }
+                continue;
+            }
+            let bytes = incoming.get(owner).map_or(&[][..], Vec::as_slice);
+            if bytes.len() != slots.len() * 8 {
+                return Err(VmError::Peer {
+                    party: owner as u32,
+                    reason: format!(
+                        "sent {} bytes of inputs, expected {}",
+                        bytes.len(),
+                        slots.len() * 8
+                    ),
+                });
+            }
+            for (e, chunk) in bytes.chunks_exact(8).enumerate() {
+                let value = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+                let (scalar, public) = slots[e];
+                let value = value & mask(scalar.bits());
+                let share = &mut shares[owner][e];
+                if public {
+                    *share = Self::hold_public(value);
+                } else if owner == prev_of(self.party) {
+                    share[1] = value;
+                } else {
+                    share[0] = value;
+                }
+            }
+        }
+        shares.resize(layout.len(), Vec::new());
+        Ok(shares)
+    }
+
+    fn local(&self, gate: &Gate, a: Operand<Share>, b: Operand<Share>) -> Share {
+        use Operand::{Public as P, Secret as S};
+        let each =
+            |s: Share, other: u64| [gate.eval_clear(s[0], other), gate.eval_clear(s[1], other)];
+        match (*gate, a, b) {
+            (Gate::Add(..), S(x), S(y)) => [x[0].wrapping_add(y[0]), x[1].wrapping_add(y[1])],
+            (Gate::Add(..), S(x), P(c)) | (Gate::Add(..), P(c), S(x)) => self.add_public(x, c),
+            (Gate::Sub(..), S(x), S(y)) => [x[0].wrapping_sub(y[0]), x[1].wrapping_sub(y[1])],
+            (Gate::Sub(..), S(x), P(c)) => self.add_public(x, c.wrapping_neg()),
+            (Gate::Sub(..), P(c), S(x)) => {
+                self.add_public([x[0].wrapping_neg(), x[1].wrapping_neg()], c)
+            }
+            (Gate::Xor(_, _, w), S(x), S(y)) => [(x[0] ^ y[0]) & mask(w), (x[1] ^ y[1]) & mask(w)],
+            (Gate::Xor(_, _, w), S(x), P(c)) | (Gate::Xor(_, _, w), P(c), S(x)) => {
+                let s = self.xor_public(x, c & mask(w));
+                [s[0] & mask(w), s[1] & mask(w)]
+            }
+            (Gate::Not(_, w), S(x), _) => {
+                self.xor_public([x[0] & mask(w), x[1] & mask(w)], mask(w))
+            }
+            // Linear in the secret: a public factor, mask or shift acts on each component.
+            (Gate::Mul(..) | Gate::And(..), S(x), P(c))
+            | (Gate::Mul(..) | Gate::And(..), P(c), S(x)) => each(x, c),
+            (
+                Gate::Neg(_) | Gate::Shl(..) | Gate::Shr(..) | Gate::Sar(..) | Gate::Broadcast(..),
+                S(x),
+                _,
+            ) => each(x, 0),
+            (Gate::SplitA2B(_, k, w), S(x), _) => self.component(x, k, mask(w)),
+            (Gate::SplitB2A(_, k, w), S(x), _) => self.component(x, k, mask(w)),
+            // The executor computes all-public gates itself, and `check_program` keeps
+            // every other gate out of the local sections.
+            _ => [0, 0],
+        }
+    }
+
+    fn interactive(
+        &mut self,
+        gates: &[Gate],
+        registers: &[Share],
+        kinds: &[WireKind],
+        out: &mut [Share],
+    ) -> Result<(), VmError> {
+        let mut to_prev = Vec::with_capacity(gates.len());
+        let mut to_next = Vec::new();
+        for (gate, slot) in gates.iter().zip(out.iter_mut()) {
+            match *gate {
+                Gate::Mul(a, b) => {
+                    let (x, y) = (registers[a.index()], registers[b.index()]);
+                    let z = x[0]
+                        .wrapping_mul(y[0])
+                        .wrapping_add(x[0].wrapping_mul(y[1]))
+                        .wrapping_add(x[1].wrapping_mul(y[0]))
+                        .wrapping_add(self.zero());
+                    slot[0] = z;
+                    to_prev.push(z);
+                }
+                Gate::And(a, b, w) => {
+                    let (x, y) = (registers[a.index()], registers[b.index()]);
+                    let z = ((x[0] & y[0]) ^ (x[0] & y[1]) ^ (x[1] & y[0]) ^ self.zero_bits())
+                        & mask(w);
+                    slot[0] = z;
+                    to_prev.push(z);
+                }
+                Gate::Open(a) => to_next.push(registers[a.index()][0]),
+                _ => {
+                    return Err(VmError::Protocol {
+                        protocol: "rep3",
+                        reason: format!("`{}` is not a rep3 operation", gate.mnemonic()),
+                    })
+                }
+            }
+        }
+        let (from_next, from_prev) =
+            self.exchange(&to_prev, &to_next, to_prev.len(), to_next.len())?;
+        let (mut products, mut opened) = (from_next.into_iter(), from_prev.into_iter());
+        for (gate, slot) in gates.iter().zip(out.iter_mut()) {
+            match *gate {
+                Gate::Open(a) => {
+                    let x = registers[a.index()];
+                    let missing = opened.next().unwrap_or_default();
+                    let value = if kinds[a.index()] == WireKind::Bool {
+                        x[0] ^ x[1] ^ missing
+                    } else {
+                        x[0].wrapping_add(x[1]).wrapping_add(missing)
+                    };
+                    *slot = Self::hold_public(value);
+                }
+                _ => slot[1] = products.next().unwrap_or_default(),
+            }
+        }
+        Ok(())
+    }
+
+    fn open_outputs(
+        &mut self,
+        openings: &[OutputOpening<'_, Share>],
+    ) -> Result<RawOutputs, VmError> {
+        let (me, next, prev) = (
+            self.party,
+            next_of(self.party) as u32,
+            prev_of(self.party) as u32,
+        );
+        let learns = |o: &OutputOpening<'_, Share>, p: u32| o.to.is_empty() || o.to.contains(&p);
+        // Party p misses component p-1, which party p-1 holds first.
+        let to_next: Vec<u64> = openings
+            .iter()
+            .filter(|o| learns(o, next))
+            .flat_map(|o| o.shares.iter().map(|s| s[0]))
+            .collect();
+        let expected: usize = openings
+            .iter()
+            .filter(|o| learns(o, me))
+            .map(|o| o.shares.len())
+            .sum();
+        let (_, from_prev) = self.exchange(&[], &to_next, 0, expected)?;
+        let _ = prev;
+        let mut missing = from_prev.into_iter();
+        Ok(openings
+            .iter()
+            .map(|o| {
+                learns(o, me).then(|| {
+                    o.shares
+                        .iter()
+                        .zip(&o.kinds)
+                        .map(|(s, kind)| {
+                            let m = missing.next().unwrap_or_default();
+                            if *kind == WireKind::Bool {
+                                s[0] ^ s[1] ^ m
+                            } else {
+                                s[0].wrapping_add(s[1]).wrapping_add(m)
+                            }
+                        })
+                        .collect()
+                })
+            })
+            .collect())
+    }
+}

@@ -274,7 +274,9 @@ impl CircuitBuilder {
             Gate::Xor(a, b, w) => w.min(self.width(a).max(self.width(b))),
             Gate::And(a, b, w) => w.min(self.width(a).min(self.width(b))),
             Gate::Shr(a, k, w) => w.min(self.width(a).saturating_sub(k)),
+            Gate::Pext(_, m) => m.count_ones() as u8,
             Gate::A2B(_, w)
+            | Gate::PairA2B(_, w)
             | Gate::SplitA2B(_, _, w)
             | Gate::Not(_, w)
             | Gate::Shl(_, _, w)

@@ -176,7 +176,10 @@ impl<'t, T: Transport> Rep3<'t, T> {
 
 /// Gates rep3 computes in a round; everything else must have been compiled away.
 fn supported_interactive(gate: &Gate) -> bool {
-    matches!(gate, Gate::Mul(..) | Gate::And(..) | Gate::Open(_))
+    matches!(
+        gate,
+        Gate::Mul(..) | Gate::And(..) | Gate::Open(_) | Gate::PairA2B(..)
+    )
 }
 
 /// Checks that a program only asks rep3 for what it computes (`mpcc` expands
@@ -332,7 +335,12 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
             (Gate::Mul(..) | Gate::And(..), S(x), P(c))
             | (Gate::Mul(..) | Gate::And(..), P(c), S(x)) => each(x, c),
             (
-                Gate::Neg(_) | Gate::Shl(..) | Gate::Shr(..) | Gate::Sar(..) | Gate::Broadcast(..),
+                Gate::Neg(_)
+                | Gate::Shl(..)
+                | Gate::Shr(..)
+                | Gate::Sar(..)
+                | Gate::Broadcast(..)
+                | Gate::Pext(..),
                 S(x),
                 _,
             ) => each(x, 0),
@@ -353,6 +361,9 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
     ) -> Result<(), VmError> {
         let mut to_prev = Vec::with_capacity(gates.len());
         let mut to_next = Vec::new();
+        // Party 0 shares the sums of components 0 and 1 it alone knows (`PairA2B`):
+        // the third Boolean component, which both peers need.
+        let mut pair_shares = Vec::new();
         for (gate, slot) in gates.iter().zip(out.iter_mut()) {
             match *gate {
                 Gate::Mul(a, b) => {
@@ -373,6 +384,21 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                     to_prev.push(z);
                 }
                 Gate::Open(a) => to_next.push(registers[a.index()][0]),
+                Gate::PairA2B(a, w) => {
+                    let m = mask(w);
+                    // Components 0 and 1 of the Boolean sharing come from the streams of
+                    // k_0 (parties 0 and 2) and k_1 (parties 0 and 1).
+                    *slot = match self.party {
+                        0 => {
+                            let x = registers[a.index()];
+                            let (b0, b1) = (self.mine.next_u64() & m, self.next.next_u64() & m);
+                            pair_shares.push((x[0].wrapping_add(x[1]) & m) ^ b0 ^ b1);
+                            [b0, b1]
+                        }
+                        1 => [self.mine.next_u64() & m, 0],
+                        _ => [0, self.next.next_u64() & m],
+                    };
+                }
                 _ => {
                     return Err(VmError::Protocol {
                         protocol: "rep3",
@@ -381,9 +407,28 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                 }
             }
         }
+        let pairs = gates
+            .iter()
+            .filter(|g| matches!(g, Gate::PairA2B(..)))
+            .count();
+        let (products, opens) = (to_prev.len(), to_next.len());
+        to_prev.extend_from_slice(&pair_shares);
+        to_next.extend_from_slice(&pair_shares);
+        // Party 0 is the next party of party 2 and the previous one of party 1.
+        let from_next_len = products + if next_of(self.party) == 0 { pairs } else { 0 };
+        let from_prev_len = opens + if prev_of(self.party) == 0 { pairs } else { 0 };
         let (from_next, from_prev) =
-            self.exchange(&to_prev, &to_next, to_prev.len(), to_next.len())?;
-        let (mut products, mut opened) = (from_next.into_iter(), from_prev.into_iter());
+            self.exchange(&to_prev, &to_next, from_next_len, from_prev_len)?;
+        let mut products = from_next.iter().copied();
+        let mut opened = from_prev.iter().copied();
+        let mut pair_from_party0 = if self.party == 2 {
+            from_next[..].iter().skip(from_next_len - pairs).copied()
+        } else {
+            from_prev[..]
+                .iter()
+                .skip(from_prev_len.saturating_sub(pairs))
+                .copied()
+        };
         for (gate, slot) in gates.iter().zip(out.iter_mut()) {
             match *gate {
                 Gate::Open(a) => {
@@ -396,6 +441,11 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                     };
                     *slot = Self::hold_public(value);
                 }
+                Gate::PairA2B(..) => match self.party {
+                    1 => slot[1] = pair_from_party0.next().unwrap_or_default(),
+                    2 => slot[0] = pair_from_party0.next().unwrap_or_default(),
+                    _ => {}
+                },
                 _ => slot[1] = products.next().unwrap_or_default(),
             }
         }

@@ -107,6 +107,83 @@ pub fn negate_if(b: &mut CircuitBuilder, x: WireId, negate: WireId, w: u8) -> Wi
     add(b, flipped, zero, negate, w).0
 }
 
+/// The carry out of the top bit of an addition whose generate (`g`) and propagate
+/// (`p`) words of `w` bits are disjoint: a tree that pairs neighbouring positions and
+/// packs each level into a dense word (`Pext`), so it needs about 2w ANDs and
+/// ⌈log2 w⌉ AND levels (a Kogge–Stone prefix, which computes every carry, needs w per
+/// level).
+pub fn carry_out(b: &mut CircuitBuilder, g: WireId, p: WireId, w: u8) -> WireId {
+    let (mut g, mut p, mut n) = (g, p, w);
+    while n > 1 {
+        let half = n / 2;
+        let even = 0x5555_5555_5555_5555u64 & mask(2 * half);
+        let odd = even << 1;
+        let [g_lo, g_hi, p_lo, p_hi] =
+            [(g, even), (g, odd), (p, even), (p, odd)].map(|(word, m)| b.push(Gate::Pext(word, m)));
+        // Each pair generates if its upper bit does, or propagates what the lower one
+        // generates; generate and propagate stay disjoint, so OR is XOR.
+        let through = b.push(Gate::And(p_hi, g_lo, half));
+        let mut next_g = b.push(Gate::Xor(g_hi, through, half));
+        let last_level = half + n % 2 == 1;
+        let mut next_p = if last_level {
+            p
+        } else {
+            b.push(Gate::And(p_hi, p_lo, half))
+        };
+        if n % 2 == 1 {
+            // An odd top position carries over unpaired, as the new top.
+            let top_g = b.push(Gate::Shr(g, n - 1, 1));
+            let top_g = b.push(Gate::Shl(top_g, half, half + 1));
+            next_g = b.push(Gate::Xor(next_g, top_g, half + 1));
+            let top_p = b.push(Gate::Shr(p, n - 1, 1));
+            let top_p = b.push(Gate::Shl(top_p, half, half + 1));
+            next_p = b.push(Gate::Xor(next_p, top_p, half + 1));
+        }
+        (g, p, n) = (next_g, next_p, half + n % 2);
+    }
+    g
+}
+
+/// The top bit of `u + v` for `w`-bit words (the sign of a sum of two shares).
+pub fn sum_top_bit(b: &mut CircuitBuilder, u: WireId, v: WireId, w: u8) -> WireId {
+    let top_u = b.push(Gate::Shr(u, w - 1, 1));
+    let top_v = b.push(Gate::Shr(v, w - 1, 1));
+    let top = b.push(Gate::Xor(top_u, top_v, 1));
+    if w == 1 {
+        return top;
+    }
+    let low_u = b.push(Gate::Shr(u, 0, w - 1));
+    let low_v = b.push(Gate::Shr(v, 0, w - 1));
+    let g = b.push(Gate::And(low_u, low_v, w - 1));
+    let p = b.push(Gate::Xor(low_u, low_v, w - 1));
+    let carry = carry_out(b, g, p, w - 1);
+    b.push(Gate::Xor(top, carry, 1))
+}
+
+/// Whether `u + v ≡ k (mod 2^w)`, given `uv = u & v`: with the sum fixed, every carry
+/// is fixed too, so the test is one bitwise comparison (no carry chain) and a zero
+/// test; `uv` can be shared among many constants `k`.
+pub fn sum_equals_const(
+    b: &mut CircuitBuilder,
+    u: WireId,
+    v: WireId,
+    uv: WireId,
+    k: u64,
+    w: u8,
+) -> WireId {
+    let not_k = b.constant(!k & mask(w));
+    let k = b.constant(k & mask(w));
+    let either = b.push(Gate::Xor(u, v, w));
+    // Carry into bit i+1 if the sum bit i is k_i: majority(u_i, v_i, u_i ^ v_i ^ k_i)
+    // = (u_i & v_i) | ((u_i ^ v_i) & !k_i), the two terms disjoint.
+    let propagated = b.push(Gate::And(either, not_k, w));
+    let carries = b.push(Gate::Xor(uv, propagated, w));
+    let carries_in = b.push(Gate::Shl(carries, 1, w));
+    let sum_bits = b.push(Gate::Xor(either, carries_in, w));
+    let diff = b.push(Gate::Xor(sum_bits, k, w));
+    is_zero(b, diff, w)
+}
+
 /// Sign-extends the `from`-bit word `x` to `to` bits.
 pub fn sign_extend(b: &mut CircuitBuilder, x: WireId, from: u8, to: u8) -> WireId {
     let gap = to - from;
@@ -268,6 +345,37 @@ mod tests {
             },
             |a, _| a,
         );
+    }
+
+    #[test]
+    fn carry_trees_match_addition() {
+        for w in [1, 2, 3, 5, 8, 31, 63, 64] {
+            let carry = |a: u64, c: u64| u64::from((u128::from(a) + u128::from(c)) >> w & 1 == 1);
+            check(
+                w,
+                |b, x, y| {
+                    let g = b.push(Gate::And(x, y, w));
+                    let p = b.push(Gate::Xor(x, y, w));
+                    carry_out(b, g, p, w)
+                },
+                carry,
+            );
+            check(
+                w,
+                |b, x, y| sum_top_bit(b, x, y, w),
+                |a, c| a.wrapping_add(c) >> (w - 1) & 1,
+            );
+            for k in [0, 1, 5, mask(w), 0x8000_0000_0000_0000 & mask(w)] {
+                check(
+                    w,
+                    |b, x, y| {
+                        let xy = b.push(Gate::And(x, y, w));
+                        sum_equals_const(b, x, y, xy, k, w)
+                    },
+                    |a, c| u64::from(a.wrapping_add(c) & mask(w) == k & mask(w)),
+                );
+            }
+        }
     }
 
     #[test]

@@ -85,35 +85,51 @@ pub fn shift(b: &mut CircuitBuilder, op: BinOp, s: Scalar, x: WireId, k: u64) ->
     b.push(Gate::B2A(shifted))
 }
 
+/// A secret arithmetic value's low `w` bits as two Boolean words whose sum it is:
+/// components 0 + 1 (which party 0 shares, one message) and component 2 (local).
+fn two_words(b: &mut CircuitBuilder, x: WireId, w: u8) -> (WireId, WireId) {
+    (b.push(Gate::PairA2B(x, w)), b.push(Gate::SplitA2B(x, 2, w)))
+}
+
+/// The top bit of the low `w` bits of an arithmetic value: the sign of a signed one.
+/// Depth 2 + ⌈log2(w - 1)⌉ (8 for 64 bits), about 3w ANDs.
+fn top_bit(b: &mut CircuitBuilder, x: WireId, w: u8) -> WireId {
+    let (u, v) = two_words(b, x, w);
+    bits::sum_top_bit(b, u, v, w)
+}
+
 /// The sign bit of a signed value, as a `bool` wire.
 pub fn is_negative(b: &mut CircuitBuilder, s: Scalar, x: WireId) -> WireId {
-    let w = width(s);
-    let bx = b.push(Gate::A2B(x, w));
-    b.push(Gate::Shr(bx, w - 1, 1))
+    top_bit(b, x, width(s))
 }
 
 /// `x < y` as a `bool` wire, exact over the type's whole range (no assumption that the
-/// difference does not overflow).
+/// difference does not overflow): the sign of `x - y`, corrected when the subtraction
+/// overflowed (the operands' signs differ and the difference's sign is not `x`'s).
 fn less(b: &mut CircuitBuilder, s: Scalar, x: WireId, y: WireId) -> WireId {
     if s == Scalar::Bool {
         let not_x = b.push(Gate::Not(x, 1));
         return b.push(Gate::And(not_x, y, 1));
     }
-    if s.is_signed() && b.const_value(y) == Some(0) {
-        return is_negative(b, s, x);
-    }
     let w = width(s);
-    let (mut bx, mut by) = (b.push(Gate::A2B(x, w)), b.push(Gate::A2B(y, w)));
-    if s.is_signed() {
-        // Flipping the sign bits maps two's-complement order onto unsigned order.
-        let flip = b.constant(1 << (w - 1));
-        bx = b.push(Gate::Xor(bx, flip, w));
-        by = b.push(Gate::Xor(by, flip, w));
-    }
-    bits::less_unsigned(b, bx, by, w)
+    let (x, y) = if s.is_signed() {
+        (x, y)
+    } else {
+        // Subtracting 2^(w-1) maps unsigned order onto two's-complement order.
+        let offset = b.constant(1 << (w - 1));
+        (b.push(Gate::Sub(x, offset)), b.push(Gate::Sub(y, offset)))
+    };
+    let diff = b.push(Gate::Sub(x, y));
+    let [sx, sy, sd] = [x, y, diff].map(|v| top_bit(b, v, w));
+    let signs_differ = b.push(Gate::Xor(sx, sy, 1));
+    let flipped = b.push(Gate::Xor(sx, sd, 1));
+    let overflow = b.push(Gate::And(signs_differ, flipped, 1));
+    b.push(Gate::Xor(sd, overflow, 1))
 }
 
-/// `x == y` as a `bool` wire.
+/// `x == y` as a `bool` wire: `x - y = c0 + c1 + c2` is zero exactly when the Boolean
+/// words `c0 + c1` and `-c2` are equal, so one reshare and a zero test (w - 1 ANDs,
+/// depth 1 + ⌈log2 w⌉) suffice.
 fn equal(b: &mut CircuitBuilder, s: Scalar, x: WireId, y: WireId) -> WireId {
     if s == Scalar::Bool {
         let differ = b.push(Gate::Xor(x, y, 1));
@@ -121,8 +137,37 @@ fn equal(b: &mut CircuitBuilder, s: Scalar, x: WireId, y: WireId) -> WireId {
     }
     let w = width(s);
     let diff = b.push(Gate::Sub(x, y));
-    let bits = b.push(Gate::A2B(diff, w));
-    bits::is_zero(b, bits, w)
+    let minus = b.push(Gate::Neg(diff));
+    let pair = b.push(Gate::PairA2B(diff, w));
+    let third = b.push(Gate::SplitA2B(minus, 2, w));
+    let differ = b.push(Gate::Xor(pair, third, w));
+    bits::is_zero(b, differ, w)
+}
+
+/// For an integer index: one `bool` wire per position `0..len`, set where the index
+/// selects it (negative indices of signed types count from the end). The index is
+/// split into two Boolean words once; each position then costs a zero test.
+pub fn index_matches(b: &mut CircuitBuilder, s: Scalar, index: WireId, len: usize) -> Vec<WireId> {
+    let w = width(s);
+    let (u, v) = two_words(b, index, w);
+    let uv = b.push(Gate::And(u, v, w));
+    let (lo, hi) = if s.is_signed() {
+        (-(1i128 << (w - 1)), (1i128 << (w - 1)) - 1)
+    } else {
+        (0, (1i128 << w) - 1)
+    };
+    let matches = |b: &mut CircuitBuilder, j: i128| {
+        (lo..=hi)
+            .contains(&j)
+            .then(|| bits::sum_equals_const(b, u, v, uv, j as u64, w))
+    };
+    (0..len as i128)
+        .map(|j| match (matches(b, j), matches(b, j - len as i128)) {
+            (Some(f), Some(back)) => bits::or(b, f, back, 1),
+            (Some(m), None) | (None, Some(m)) => m,
+            (None, None) => b.constant(0),
+        })
+        .collect()
 }
 
 /// A comparison as a `bool` wire.

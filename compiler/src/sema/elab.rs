@@ -1541,30 +1541,7 @@ impl Elaborator {
     /// One `bool` wire per position: whether the secret index selects it. Negative
     /// indices count from the end, as for constants; others select nothing.
     fn index_equalities(&mut self, index: ScalarVal, len: usize) -> Vec<WireId> {
-        let Scalar::Int { bits, signed } = index.scalar else {
-            unreachable!("only integer indices reach here")
-        };
-        let word = self.b.push(Gate::A2B(index.wire, bits));
-        let (lo, hi) = int_range(bits, signed);
-        let matches = |b: &mut CircuitBuilder, j: i128| -> Option<WireId> {
-            if j < lo || j > hi {
-                return None;
-            }
-            let pattern = b.constant(j as u64 & mpc_bytecode::mask(bits));
-            let diff = b.push(Gate::Xor(word, pattern, bits));
-            Some(bits::is_zero(b, diff, bits))
-        };
-        (0..len)
-            .map(|j| {
-                let forward = matches(&mut self.b, j as i128);
-                let backward = matches(&mut self.b, j as i128 - len as i128);
-                match (forward, backward) {
-                    (Some(f), Some(b)) => bits::or(&mut self.b, f, b, 1),
-                    (Some(w), None) | (None, Some(w)) => w,
-                    (None, None) => self.b.constant(0),
-                }
-            })
-            .collect()
+        ops::index_matches(&mut self.b, index.scalar, index.wire, len)
     }
 
     /// `Σ eq_j · items[j]` over values of one type (0 when no position is selected).

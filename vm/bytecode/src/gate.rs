@@ -128,6 +128,14 @@ pub enum Gate {
     /// sharing of its unsigned value; local for the same reason. The mask matters:
     /// share components may carry cancelling random bits above the value's width.
     SplitB2A(WireId, u8, u8),
+    /// The sum of share components 0 and 1 of an arithmetic value, low `w` bits, as a
+    /// Boolean sharing. Only party 0 knows that sum, so it shares it: one word to each
+    /// peer, a round. With component 2 (`SplitA2B(a, 2, w)`) it gives `a` as the sum of
+    /// two Boolean words. In the clear it is `a`'s low `w` bits.
+    PairA2B(WireId, u8),
+    /// The bits of `a` selected by the mask, packed toward bit 0 (x86 `pext`): a local
+    /// rearrangement, so that trees over some bit positions work on dense words.
+    Pext(WireId, u64),
 }
 
 // 10^7 gates must stay well under 1 GiB; a variant that grows the enum should fail here.
@@ -140,6 +148,20 @@ pub const fn mask(w: u8) -> u64 {
     } else {
         (1u64 << w) - 1
     }
+}
+
+/// The bits of `a` selected by `m`, packed toward bit 0 in order.
+pub fn pext(a: u64, m: u64) -> u64 {
+    let (mut out, mut m, mut bit) = (0u64, m, 0u32);
+    while m != 0 {
+        let lowest = m & m.wrapping_neg();
+        if a & lowest != 0 {
+            out |= 1 << bit;
+        }
+        bit += 1;
+        m ^= lowest;
+    }
+    out
 }
 
 /// How a gate's result is shared, given the visibility of its operands.
@@ -187,7 +209,9 @@ impl Gate {
             | Gate::B2A(a)
             | Gate::Open(a)
             | Gate::SplitA2B(a, _, _)
-            | Gate::SplitB2A(a, _, _) => (Some(a), None),
+            | Gate::SplitB2A(a, _, _)
+            | Gate::PairA2B(a, _)
+            | Gate::Pext(a, _) => (Some(a), None),
             Gate::Add(a, b)
             | Gate::Sub(a, b)
             | Gate::Mul(a, b)
@@ -218,6 +242,8 @@ impl Gate {
             Gate::Open(a) => Gate::Open(f(a)),
             Gate::SplitA2B(a, k, w) => Gate::SplitA2B(f(a), k, w),
             Gate::SplitB2A(a, k, w) => Gate::SplitB2A(f(a), k, w),
+            Gate::PairA2B(a, w) => Gate::PairA2B(f(a), w),
+            Gate::Pext(a, m) => Gate::Pext(f(a), m),
         }
     }
 
@@ -227,7 +253,7 @@ impl Gate {
             Gate::Add(..) | Gate::Sub(..) | Gate::Neg(_) | Gate::Mul(..) | Gate::Trunc(..) => {
                 OperandDomain::Arith
             }
-            Gate::A2B(..) | Gate::SplitA2B(..) => OperandDomain::Arith,
+            Gate::A2B(..) | Gate::SplitA2B(..) | Gate::PairA2B(..) => OperandDomain::Arith,
             Gate::Xor(..)
             | Gate::And(..)
             | Gate::Not(..)
@@ -236,7 +262,8 @@ impl Gate {
             | Gate::Sar(..)
             | Gate::Broadcast(..)
             | Gate::B2A(_)
-            | Gate::SplitB2A(..) => OperandDomain::Bool,
+            | Gate::SplitB2A(..)
+            | Gate::Pext(..) => OperandDomain::Bool,
             Gate::Const(_) | Gate::Input { .. } | Gate::PublicInput { .. } | Gate::Open(_) => {
                 OperandDomain::Any
             }
@@ -271,7 +298,9 @@ impl Gate {
             | Gate::Sar(..)
             | Gate::Broadcast(..)
             | Gate::A2B(..)
-            | Gate::SplitA2B(..) => WireKind::Bool,
+            | Gate::SplitA2B(..)
+            | Gate::PairA2B(..)
+            | Gate::Pext(..) => WireKind::Bool,
         }
     }
 
@@ -280,9 +309,11 @@ impl Gate {
     pub fn is_interactive(&self, kinds: impl Fn(WireId) -> WireKind) -> bool {
         match *self {
             Gate::Mul(a, b) | Gate::And(a, b, _) => !kinds(a).is_public() && !kinds(b).is_public(),
-            Gate::Trunc(a, _) | Gate::A2B(a, _) | Gate::B2A(a) | Gate::Open(a) => {
-                !kinds(a).is_public()
-            }
+            Gate::Trunc(a, _)
+            | Gate::A2B(a, _)
+            | Gate::B2A(a)
+            | Gate::Open(a)
+            | Gate::PairA2B(a, _) => !kinds(a).is_public(),
             _ => false,
         }
     }
@@ -304,7 +335,8 @@ impl Gate {
             | Gate::Broadcast(_, w)
             | Gate::A2B(_, w)
             | Gate::SplitA2B(_, _, w)
-            | Gate::SplitB2A(_, _, w) => (Some(w), None),
+            | Gate::SplitB2A(_, _, w)
+            | Gate::PairA2B(_, w) => (Some(w), None),
             Gate::Shl(_, k, w) | Gate::Shr(_, k, w) | Gate::Sar(_, k, w) => (Some(w), Some(k)),
             Gate::Trunc(_, k) => (None, Some(k)),
             _ => (None, None),
@@ -355,6 +387,8 @@ impl Gate {
                     0
                 }
             }
+            Gate::PairA2B(_, w) => a & mask(w),
+            Gate::Pext(_, m) => pext(a, m),
         }
     }
 
@@ -381,6 +415,8 @@ impl Gate {
             Gate::Open(_) => "open",
             Gate::SplitA2B(..) => "split_a2b",
             Gate::SplitB2A(..) => "split_b2a",
+            Gate::PairA2B(..) => "pair_a2b",
+            Gate::Pext(..) => "pext",
         }
     }
 }
@@ -414,6 +450,8 @@ impl fmt::Display for Gate {
             }
             Gate::SplitA2B(a, k, w) => write!(f, "{name}.{w} {a} {k}"),
             Gate::SplitB2A(a, k, w) => write!(f, "{name}.{w} {a} {k}"),
+            Gate::PairA2B(a, w) => write!(f, "{name}.{w} {a}"),
+            Gate::Pext(a, m) => write!(f, "{name} {a} {m:#x}"),
             Gate::Shl(a, k, w) | Gate::Shr(a, k, w) | Gate::Sar(a, k, w) => {
                 write!(f, "{name}.{w} {a} {k}")
             }
@@ -442,6 +480,14 @@ mod tests {
         assert_eq!(Gate::Sar(A, 2, 8).eval_clear(0xf0, 0), 0xfc);
         assert_eq!(Gate::Sar(A, 2, 8).eval_clear(0x70, 0), 0x1c);
         assert_eq!(Gate::Sar(A, 63, 64).eval_clear(1 << 63, 0), u64::MAX);
+    }
+
+    #[test]
+    fn pext_packs_the_selected_bits() {
+        assert_eq!(pext(0b1011_0110, 0b1111_0000), 0b1011);
+        assert_eq!(pext(0b1010_1010, 0xaa), 0b1111);
+        assert_eq!(pext(u64::MAX, 0x8000_0000_0000_0001), 0b11);
+        assert_eq!(Gate::Pext(A, 0x55).eval_clear(0b0100_0101, 0), 0b1011);
     }
 
     #[test]

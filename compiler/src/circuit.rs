@@ -112,6 +112,7 @@ impl fmt::Display for DisplayCircuit<'_> {
                 WireKind::Public => "",
                 WireKind::Arith => " (arith)",
                 WireKind::Bool => " (bool)",
+                WireKind::Additive => " (additive)",
             };
             writeln!(f, "w{i} = {gate}{mark}")?;
         }
@@ -263,8 +264,7 @@ impl CircuitBuilder {
             gate.operands().all(|op| op < w),
             "gates arrive in topological order"
         );
-        let any_secret = gate.operands().any(|op| !self.kind(op).is_public());
-        let kind = gate.result_kind(any_secret);
+        let kind = gate.result_kind(|op| self.kind(op));
         let width = match gate {
             Gate::Const(c) => (64 - c.leading_zeros()) as u8,
             Gate::Input {
@@ -407,7 +407,8 @@ impl Stats {
             }
             match gate {
                 Gate::And(_, _, w) => s.and_gates += u64::from(*w),
-                Gate::Mul(..) => s.mul_gates += 1,
+                // A reshared sum of products costs what one product does.
+                Gate::Mul(..) | Gate::Reshare(_) => s.mul_gates += 1,
                 Gate::A2B(..) | Gate::B2A(_) => s.conversions += 1,
                 _ => s.nonlinear += 1,
             }

@@ -178,7 +178,7 @@ impl<'t, T: Transport> Rep3<'t, T> {
 fn supported_interactive(gate: &Gate) -> bool {
     matches!(
         gate,
-        Gate::Mul(..) | Gate::And(..) | Gate::Open(_) | Gate::PairA2B(..)
+        Gate::Mul(..) | Gate::And(..) | Gate::Open(_) | Gate::PairA2B(..) | Gate::Reshare(_)
     )
 }
 
@@ -344,6 +344,14 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                 S(x),
                 _,
             ) => each(x, 0),
+            // An additive term is kept in position 0; position 1 is ignored until the
+            // reshare, so sums and scalings above stay right for additive wires too.
+            (Gate::MulLocal(..), S(x), S(y)) => [
+                x[0].wrapping_mul(y[0])
+                    .wrapping_add(x[0].wrapping_mul(y[1]))
+                    .wrapping_add(x[1].wrapping_mul(y[0])),
+                0,
+            ],
             (Gate::SplitA2B(_, k, w), S(x), _) => self.component(x, k, mask(w)),
             (Gate::SplitB2A(_, k, w), S(x), _) => self.component(x, k, mask(w)),
             // The executor computes all-public gates itself, and `check_program` keeps
@@ -373,6 +381,11 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                         .wrapping_add(x[0].wrapping_mul(y[1]))
                         .wrapping_add(x[1].wrapping_mul(y[0]))
                         .wrapping_add(self.zero());
+                    slot[0] = z;
+                    to_prev.push(z);
+                }
+                Gate::Reshare(a) => {
+                    let z = registers[a.index()][0].wrapping_add(self.zero());
                     slot[0] = z;
                     to_prev.push(z);
                 }

@@ -3,6 +3,7 @@
 //! after each pass.
 
 pub mod dead_gates;
+pub mod dot_products;
 pub mod expand_conversions;
 pub mod schedule;
 
@@ -21,7 +22,12 @@ pub fn default_pipeline() -> Vec<Pass> {
     // The builder already folds constants and shares equal gates while lowering.
     vec![
         EXPAND_CONVERSIONS,
-        // Last: expansion leaves unused pieces (the carry out of an adder, say).
+        // After expansion, whose bit injections are sums of products too.
+        Pass {
+            name: "fuse-dot-products",
+            run: dot_products::run,
+        },
+        // Last: the passes above leave unused pieces (the carry out of an adder, say).
         Pass {
             name: "eliminate-dead-gates",
             run: dead_gates::run,

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::gate::{Domain, Gate, OperandDomain, WireId, WireKind};
+use crate::gate::{Domain, Gate, WireId, WireKind};
 use crate::types::{Scalar, ValueType};
 
 /// The first bytes of every bytecode file.
@@ -276,8 +276,8 @@ impl Program {
             .iter()
             .flat_map(|r| r.local.iter().chain(&r.interactive))
         {
-            let any_secret = gate.operands().any(|w| !kinds[w.index()].is_public());
-            kinds.push(gate.result_kind(any_secret));
+            let kind = gate.result_kind(|w| kinds[w.index()]);
+            kinds.push(kind);
         }
         kinds
     }
@@ -363,16 +363,13 @@ impl Program {
                         return Err(wire_error("width, shift or share component out of range"));
                     }
                     let expected = gate.operand_domain();
-                    let domain_ok = gate.operands().all(|w| {
-                        matches!(
-                            (kinds[w.index()], expected),
-                            (WireKind::Public, _)
-                                | (_, OperandDomain::Any)
-                                | (WireKind::Arith, OperandDomain::Arith)
-                                | (WireKind::Bool, OperandDomain::Bool)
-                        )
-                    });
-                    if !domain_ok {
+                    let domain_ok = gate
+                        .operands()
+                        .all(|w| expected.accepts(kinds[w.index()], gate));
+                    let additive_product = matches!(*gate, Gate::Mul(a, b)
+                        if kinds[a.index()] == WireKind::Additive && !kinds[b.index()].is_public()
+                            || kinds[b.index()] == WireKind::Additive && !kinds[a.index()].is_public());
+                    if !domain_ok || additive_product {
                         return Err(wire_error("operand in the wrong domain"));
                     }
                     match *gate {
@@ -413,8 +410,8 @@ impl Program {
                             "interactive gate among the local gates"
                         }));
                     }
-                    let any_secret = gate.operands().any(|w| !kinds[w.index()].is_public());
-                    kinds.push(gate.result_kind(any_secret));
+                    let kind = gate.result_kind(|w| kinds[w.index()]);
+                    kinds.push(kind);
                 }
             }
         }
@@ -426,6 +423,16 @@ impl Program {
             if out.ty.element_count() != Some(out.wires.len() as u64) {
                 return Err(invalid(format!(
                     "output `{}` has the wrong number of wires",
+                    out.name
+                )));
+            }
+            if out
+                .wires
+                .iter()
+                .any(|w| kinds.get(w.index()) == Some(&WireKind::Additive))
+            {
+                return Err(invalid(format!(
+                    "output `{}` reads unreshared additive terms",
                     out.name
                 )));
             }

@@ -136,6 +136,11 @@ pub enum Gate {
     /// The bits of `a` selected by the mask, packed toward bit 0 (x86 `pext`): a local
     /// rearrangement, so that trees over some bit positions work on dense words.
     Pext(WireId, u64),
+    /// `a * b` of two secrets left as additive terms (no communication); sums of them
+    /// are reshared once, so a dot product costs one round and one word.
+    MulLocal(WireId, WireId),
+    /// Turns additive terms back into a sharing every later gate can use: a round.
+    Reshare(WireId),
 }
 
 // 10^7 gates must stay well under 1 GiB; a variant that grows the enum should fail here.
@@ -173,6 +178,9 @@ pub enum WireKind {
     Arith,
     /// Secret, shared bitwise.
     Bool,
+    /// Secret, an unreshared sum of products: each party holds one additive term
+    /// (3-out-of-3). Only sums, public scalings and `Reshare` may read it.
+    Additive,
 }
 
 impl WireKind {
@@ -193,6 +201,23 @@ pub enum OperandDomain {
     Any,
 }
 
+impl OperandDomain {
+    /// Whether a secret operand of `kind` suits gate `gate` expecting this domain.
+    pub fn accepts(self, kind: WireKind, gate: &Gate) -> bool {
+        match (self, kind) {
+            (_, WireKind::Public) => true,
+            // Additive terms only flow through sums and scalings into a reshare.
+            (OperandDomain::Arith, WireKind::Additive) => matches!(
+                gate,
+                Gate::Add(..) | Gate::Sub(..) | Gate::Neg(_) | Gate::Mul(..) | Gate::Reshare(_)
+            ),
+            (OperandDomain::Arith, WireKind::Arith) | (OperandDomain::Bool, WireKind::Bool) => true,
+            (OperandDomain::Any, kind) => kind != WireKind::Additive,
+            _ => false,
+        }
+    }
+}
+
 impl Gate {
     /// The wires this gate reads, in order.
     pub fn operands(&self) -> impl Iterator<Item = WireId> {
@@ -211,10 +236,12 @@ impl Gate {
             | Gate::SplitA2B(a, _, _)
             | Gate::SplitB2A(a, _, _)
             | Gate::PairA2B(a, _)
-            | Gate::Pext(a, _) => (Some(a), None),
+            | Gate::Pext(a, _)
+            | Gate::Reshare(a) => (Some(a), None),
             Gate::Add(a, b)
             | Gate::Sub(a, b)
             | Gate::Mul(a, b)
+            | Gate::MulLocal(a, b)
             | Gate::Xor(a, b, _)
             | Gate::And(a, b, _) => (Some(a), Some(b)),
         };
@@ -244,15 +271,21 @@ impl Gate {
             Gate::SplitB2A(a, k, w) => Gate::SplitB2A(f(a), k, w),
             Gate::PairA2B(a, w) => Gate::PairA2B(f(a), w),
             Gate::Pext(a, m) => Gate::Pext(f(a), m),
+            Gate::MulLocal(a, b) => Gate::MulLocal(f(a), f(b)),
+            Gate::Reshare(a) => Gate::Reshare(f(a)),
         }
     }
 
     /// The domain a secret operand must have.
     pub fn operand_domain(&self) -> OperandDomain {
         match self {
-            Gate::Add(..) | Gate::Sub(..) | Gate::Neg(_) | Gate::Mul(..) | Gate::Trunc(..) => {
-                OperandDomain::Arith
-            }
+            Gate::Add(..)
+            | Gate::Sub(..)
+            | Gate::Neg(_)
+            | Gate::Mul(..)
+            | Gate::MulLocal(..)
+            | Gate::Reshare(_)
+            | Gate::Trunc(..) => OperandDomain::Arith,
             Gate::A2B(..) | Gate::SplitA2B(..) | Gate::PairA2B(..) => OperandDomain::Arith,
             Gate::Xor(..)
             | Gate::And(..)
@@ -270,8 +303,10 @@ impl Gate {
         }
     }
 
-    /// The kind of this gate's output, given whether any operand is secret.
-    pub fn result_kind(&self, any_secret_operand: bool) -> WireKind {
+    /// The kind of this gate's output, given the kinds of its operands.
+    pub fn result_kind(&self, kinds: impl Fn(WireId) -> WireKind) -> WireKind {
+        let any_secret = self.operands().any(|w| !kinds(w).is_public());
+        let any_additive = self.operands().any(|w| kinds(w) == WireKind::Additive);
         match self {
             Gate::Const(_) | Gate::PublicInput { .. } | Gate::Open(_) => WireKind::Public,
             Gate::Input {
@@ -282,14 +317,19 @@ impl Gate {
                 domain: Domain::Bool,
                 ..
             } => WireKind::Bool,
-            _ if !any_secret_operand => WireKind::Public,
+            _ if !any_secret => WireKind::Public,
+            Gate::MulLocal(..) => WireKind::Additive,
+            Gate::Add(..) | Gate::Sub(..) | Gate::Neg(_) | Gate::Mul(..) if any_additive => {
+                WireKind::Additive
+            }
             Gate::Add(..)
             | Gate::Sub(..)
             | Gate::Neg(_)
             | Gate::Mul(..)
             | Gate::Trunc(..)
             | Gate::B2A(_)
-            | Gate::SplitB2A(..) => WireKind::Arith,
+            | Gate::SplitB2A(..)
+            | Gate::Reshare(_) => WireKind::Arith,
             Gate::Xor(..)
             | Gate::And(..)
             | Gate::Not(..)
@@ -313,7 +353,8 @@ impl Gate {
             | Gate::A2B(a, _)
             | Gate::B2A(a)
             | Gate::Open(a)
-            | Gate::PairA2B(a, _) => !kinds(a).is_public(),
+            | Gate::PairA2B(a, _)
+            | Gate::Reshare(a) => !kinds(a).is_public(),
             _ => false,
         }
     }
@@ -349,11 +390,15 @@ impl Gate {
         match *self {
             Gate::Const(c) => c,
             // Inputs and openings pass their value through `a`.
-            Gate::Input { .. } | Gate::PublicInput { .. } | Gate::Open(_) | Gate::B2A(_) => a,
+            Gate::Input { .. }
+            | Gate::PublicInput { .. }
+            | Gate::Open(_)
+            | Gate::B2A(_)
+            | Gate::Reshare(_) => a,
             Gate::Add(..) => a.wrapping_add(b),
             Gate::Sub(..) => a.wrapping_sub(b),
             Gate::Neg(_) => a.wrapping_neg(),
-            Gate::Mul(..) => a.wrapping_mul(b),
+            Gate::Mul(..) | Gate::MulLocal(..) => a.wrapping_mul(b),
             Gate::Trunc(_, k) => ((a as i64) >> k) as u64,
             Gate::Xor(_, _, w) => (a ^ b) & mask(w),
             Gate::And(_, _, w) => a & b & mask(w),
@@ -417,6 +462,8 @@ impl Gate {
             Gate::SplitB2A(..) => "split_b2a",
             Gate::PairA2B(..) => "pair_a2b",
             Gate::Pext(..) => "pext",
+            Gate::MulLocal(..) => "mul_local",
+            Gate::Reshare(_) => "reshare",
         }
     }
 }
@@ -441,8 +488,12 @@ impl fmt::Display for Gate {
                 write!(f, "{name} p{party}[{index}] {d}")
             }
             Gate::PublicInput { party, index } => write!(f, "{name} p{party}[{index}]"),
-            Gate::Add(a, b) | Gate::Sub(a, b) | Gate::Mul(a, b) => write!(f, "{name} {a} {b}"),
-            Gate::Neg(a) | Gate::B2A(a) | Gate::Open(a) => write!(f, "{name} {a}"),
+            Gate::Add(a, b) | Gate::Sub(a, b) | Gate::Mul(a, b) | Gate::MulLocal(a, b) => {
+                write!(f, "{name} {a} {b}")
+            }
+            Gate::Neg(a) | Gate::B2A(a) | Gate::Open(a) | Gate::Reshare(a) => {
+                write!(f, "{name} {a}")
+            }
             Gate::Trunc(a, k) => write!(f, "{name} {a} {k}"),
             Gate::Xor(a, b, w) | Gate::And(a, b, w) => write!(f, "{name}.{w} {a} {b}"),
             Gate::Not(a, w) | Gate::Broadcast(a, w) | Gate::A2B(a, w) => {

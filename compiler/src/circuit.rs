@@ -210,6 +210,21 @@ impl CircuitBuilder {
         self.push(Gate::Const(value))
     }
 
+    /// Adds a gate copied from another circuit where its value had at most `width` bits
+    /// set, keeping that knowledge (a rebuilt input would otherwise be assumed 64 bits).
+    pub fn push_copy(&mut self, gate: Gate, width: u8) -> WireId {
+        let w = self.push(gate);
+        if width < self.width(w) {
+            self.set_width(w, width);
+        }
+        w
+    }
+
+    /// Records that `w` may have `width` bits set (a Boolean-shared integer input).
+    pub fn set_width(&mut self, w: WireId, width: u8) {
+        self.circuit.widths[w.index()] = width;
+    }
+
     /// Records an input of the program.
     pub fn declare_input(&mut self, input: InputDesc) {
         self.circuit.inputs.push(input);
@@ -267,10 +282,7 @@ impl CircuitBuilder {
         let kind = gate.result_kind(|op| self.kind(op));
         let width = match gate {
             Gate::Const(c) => (64 - c.leading_zeros()) as u8,
-            Gate::Input {
-                domain: mpc_bytecode::Domain::Bool,
-                ..
-            } => 1,
+            Gate::Input { .. } => 64,
             Gate::Xor(a, b, w) => w.min(self.width(a).max(self.width(b))),
             Gate::And(a, b, w) => w.min(self.width(a).min(self.width(b))),
             Gate::Shr(a, k, w) => w.min(self.width(a).saturating_sub(k)),
@@ -378,10 +390,11 @@ pub struct Stats {
     pub and_gates: u64,
     /// Secret × secret multiplications.
     pub mul_gates: u64,
-    /// Secret arithmetic↔Boolean conversions.
+    /// Secret arithmetic↔Boolean conversions (before they are expanded into ANDs and
+    /// products, which the other figures count).
     pub conversions: u64,
-    /// Everything that communicates: ANDs (in bits), multiplications, conversions,
-    /// truncations and openings (`reveal`).
+    /// Everything that communicates: ANDs (in bits), multiplications, and one per
+    /// reshare, truncation and opening (`reveal`).
     pub nonlinear: u64,
     /// The longest chain of communicating gates.
     pub depth: u64,
@@ -402,6 +415,14 @@ impl Stats {
             ..Stats::default()
         };
         for (i, gate) in c.gates.iter().enumerate() {
+            // Conversions are expanded into local splits plus ANDs or products; each
+            // conversion shows as its component-0 split, or as a reshared pair.
+            if matches!(
+                gate,
+                Gate::SplitA2B(_, 0, _) | Gate::SplitB2A(_, 0, _) | Gate::PairA2B(..)
+            ) {
+                s.conversions += 1;
+            }
             if !c.is_interactive(i) {
                 continue;
             }
@@ -413,7 +434,7 @@ impl Stats {
                 _ => s.nonlinear += 1,
             }
         }
-        s.nonlinear += s.and_gates + s.mul_gates + s.conversions;
+        s.nonlinear += s.and_gates + s.mul_gates;
         s.depth = c.depths().into_iter().max().unwrap_or(0).into();
         s.inputs = c
             .inputs

@@ -7,6 +7,7 @@
 //! std::fs::write("prog.mpcb", compiled.program.encode()?)?;
 //! ```
 
+pub mod bristol;
 pub mod circuit;
 pub mod diagnostics;
 pub mod interp;
@@ -57,17 +58,12 @@ pub struct Compiled {
     pub circuit: Circuit,
     /// The bytecode.
     pub program: Program,
-    /// Arithmetic↔Boolean conversions in the program before they were expanded into the
-    /// gates the protocol runs.
-    pub conversions: u64,
 }
 
 impl Compiled {
     /// Gate counts, depth and rounds.
     pub fn stats(&self) -> Stats {
-        let mut stats = Stats::of(&self.circuit, self.program.communication_rounds());
-        stats.conversions = self.conversions;
-        stats
+        Stats::of(&self.circuit, self.program.communication_rounds())
     }
 }
 
@@ -115,6 +111,41 @@ pub fn compile_str(name: &str, text: &str, opts: &Options) -> Result<Compiled, C
     compile(sources, file, opts)
 }
 
+/// Compiles the Bristol Fashion circuit in the file at `path` (see [`bristol`]): input
+/// value `i` is a secret `sbool[w_i]` of party `i`, the outputs are `out0`, `out1`, …
+/// The circuit runs through the same optimization passes and scheduling as a program.
+pub fn compile_bristol(path: &Path, opts: &Options) -> Result<Compiled, CompileError> {
+    let cannot_read = |e: &dyn std::fmt::Display| {
+        CompileError::Io(format!("cannot read `{}`: {e}", path.display()))
+    };
+    let size = std::fs::metadata(path).map_err(|e| cannot_read(&e))?.len();
+    if size > bristol::MAX_FILE_BYTES {
+        let limit = bristol::MAX_FILE_BYTES;
+        return Err(cannot_read(&format!(
+            "{size} bytes exceed the limit of {limit}"
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| cannot_read(&e))?;
+    compile_bristol_str(&path.display().to_string(), text, opts)
+}
+
+/// Compiles Bristol Fashion text; `name` is shown in diagnostics.
+pub fn compile_bristol_str(
+    name: &str,
+    text: impl Into<String>,
+    opts: &Options,
+) -> Result<Compiled, CompileError> {
+    let mut timer = PhaseTimer::start(opts.timings);
+    let mut sources = SourceMap::default();
+    let file = sources.add(name, None, text.into());
+    let circuit = match bristol::import(&sources, file) {
+        Ok(c) => c,
+        Err(diags) => return Err(CompileError::Program(sources, diags)),
+    };
+    timer.lap("read", circuit.len());
+    optimize_and_emit(sources, circuit, opts, &mut timer)
+}
+
 /// Stack for elaboration: inlining recurses once per call level (up to 10,000 deep).
 const ELABORATION_STACK: usize = 1 << 30;
 
@@ -139,6 +170,13 @@ struct PhaseTimer {
 }
 
 impl PhaseTimer {
+    fn start(enabled: bool) -> Self {
+        PhaseTimer {
+            enabled,
+            last: std::time::Instant::now(),
+        }
+    }
+
     fn lap(&mut self, phase: &str, gates: usize) {
         if self.enabled {
             let now = std::time::Instant::now();
@@ -156,10 +194,7 @@ fn compile_on_this_thread(
     file: FileId,
     opts: &Options,
 ) -> Result<Compiled, CompileError> {
-    let mut timer = PhaseTimer {
-        enabled: opts.timings,
-        last: std::time::Instant::now(),
-    };
+    let mut timer = PhaseTimer::start(opts.timings);
     let text = sources.get(file).text.clone();
     let module = match syntax::parse(file, &text) {
         Ok(m) => m,
@@ -171,7 +206,17 @@ fn compile_on_this_thread(
         Err(diags) => return Err(CompileError::Program(sources, diags)),
     };
     timer.lap("elaborate", circuit.len());
-    let conversions = Stats::of(&circuit, 0).conversions;
+    optimize_and_emit(sources, circuit, opts, &mut timer)
+}
+
+/// The back end shared by programs and Bristol circuits: the optimization passes, then
+/// scheduling into rounds and bytecode.
+fn optimize_and_emit(
+    sources: SourceMap,
+    circuit: Circuit,
+    opts: &Options,
+    timer: &mut PhaseTimer,
+) -> Result<Compiled, CompileError> {
     let passes = if opts.optimize {
         opt::default_pipeline()
     } else {
@@ -197,7 +242,6 @@ fn compile_on_this_thread(
         sources,
         circuit,
         program,
-        conversions,
     })
 }
 

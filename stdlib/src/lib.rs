@@ -5,6 +5,8 @@
 pub const MODULES: &[(&str, &str)] = &[
     ("stats", include_str!("../stats.mpc")),
     ("sort", include_str!("../sort.mpc")),
+    ("aes", include_str!("../aes.mpc")),
+    ("sha256", include_str!("../sha256.mpc")),
 ];
 
 /// The source of module `name`, if the standard library has it.

@@ -21,7 +21,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use mpc_bytecode::{Gate, Program, Scalar, WireKind};
+use mpc_bytecode::{Gate, InputSlot, Program, WireKind};
 use rayon::prelude::*;
 
 use crate::io::render_output;
@@ -146,18 +146,37 @@ pub trait Protocol {
     fn held_public(register: Self::Share) -> u64;
 
     /// Shares the inputs of every party, before the first round. `layout[p]` lists the
-    /// scalar type and visibility (`true` = public) of each flat input element of party
-    /// `p`; `mine` holds this party's raw values. Returns one register per element per
+    /// type, visibility and sharing domain of each flat input element of party `p`;
+    /// `mine` holds this party's raw values. Returns one register per element per
     /// party: a share of a secret element, the value of a public one.
     fn share_inputs(
         &mut self,
-        layout: &[Vec<(Scalar, bool)>],
+        layout: &[Vec<InputSlot>],
         mine: &[u64],
     ) -> Result<Vec<Vec<Self::Share>>, VmError>;
 
     /// Computes a local gate with at least one secret operand (never `Const`, `Input` or
     /// `PublicInput`). Unary gates get `Operand::Public(0)` as `b`.
     fn local(&self, gate: &Gate, a: Operand<Self::Share>, b: Operand<Self::Share>) -> Self::Share;
+
+    /// Computes one round's local gates in order, appending each result to `registers`
+    /// (whose length is the first gate's wire). `inputs` is what
+    /// [`Protocol::share_inputs`] returned. The default calls [`Protocol::local`] for
+    /// each gate that touches a secret; a protocol may override it with a tighter loop.
+    fn local_section(
+        &self,
+        gates: &[Gate],
+        kinds: &[WireKind],
+        inputs: &[Vec<Self::Share>],
+        registers: &mut Vec<Self::Share>,
+    ) where
+        Self: Sized,
+    {
+        for gate in gates {
+            let value = local_value(self, gate, kinds, inputs, registers);
+            registers.push(value);
+        }
+    }
 
     /// Computes one round's interactive gates together: products and ANDs of two
     /// secrets, truncations, conversions (`A2B`, `B2A`) and openings (`Open`, whose
@@ -239,16 +258,7 @@ pub fn execute_timed<P: Protocol>(
     }
 
     for round in &program.rounds {
-        for gate in &round.local {
-            let value = match *gate {
-                Gate::Const(c) => P::hold_public(c),
-                Gate::Input { party, index, .. } | Gate::PublicInput { party, index } => {
-                    inputs[party as usize][index as usize]
-                }
-                _ => local_gate(protocol, gate, &registers, &kinds),
-            };
-            registers.push(value);
-        }
+        protocol.local_section(&round.local, &kinds, &inputs, &mut registers);
         if !round.interactive.is_empty() {
             let start = registers.len();
             registers.resize(start + round.interactive.len(), P::Share::default());
@@ -306,6 +316,25 @@ pub fn execute_timed<P: Protocol>(
             Ok(Some(values))
         })
         .collect()
+}
+
+/// The value of one local gate: a constant, an input, or (through `local_gate`) an
+/// operation.
+#[inline]
+pub fn local_value<P: Protocol>(
+    protocol: &P,
+    gate: &Gate,
+    kinds: &[WireKind],
+    inputs: &[Vec<P::Share>],
+    registers: &[P::Share],
+) -> P::Share {
+    match *gate {
+        Gate::Const(c) => P::hold_public(c),
+        Gate::Input { party, index, .. } | Gate::PublicInput { party, index } => {
+            inputs[party as usize][index as usize]
+        }
+        _ => local_gate(protocol, gate, registers, kinds),
+    }
 }
 
 /// A local gate that is not an input or a constant: computed here when every operand is
@@ -380,7 +409,7 @@ impl Protocol for ClearProtocol {
     /// Ignores `mine`: the observer already knows every party's inputs.
     fn share_inputs(
         &mut self,
-        layout: &[Vec<(Scalar, bool)>],
+        layout: &[Vec<InputSlot>],
         _mine: &[u64],
     ) -> Result<Vec<Vec<u64>>, VmError> {
         check_input_counts(layout, &self.inputs)?;
@@ -393,7 +422,7 @@ impl Protocol for ClearProtocol {
                 slots
                     .iter()
                     .zip(values)
-                    .map(|((s, _), v)| v & mpc_bytecode::mask(s.bits()))
+                    .map(|(slot, v)| v & mpc_bytecode::mask(slot.scalar.bits()))
                     .collect()
             })
             .collect();
@@ -438,7 +467,7 @@ impl Protocol for ClearProtocol {
 
 /// Checks that party `p` supplies exactly `layout[p].len()` values, and parties past the
 /// layout (which the program reads nothing from) none.
-fn check_input_counts(layout: &[Vec<(Scalar, bool)>], inputs: &[Vec<u64>]) -> Result<(), VmError> {
+fn check_input_counts(layout: &[Vec<InputSlot>], inputs: &[Vec<u64>]) -> Result<(), VmError> {
     for (party, values) in inputs.iter().enumerate() {
         let expected = layout.get(party).map_or(0, Vec::len);
         if values.len() != expected {
@@ -660,6 +689,7 @@ fn simulate_rep3(
 
 #[cfg(test)]
 mod tests {
+    use mpc_bytecode::Scalar;
     use mpc_bytecode::{Domain, Header, InputDesc, OutputDesc, Round, ValueType, WireId};
     use serde_json::json;
 
@@ -1102,7 +1132,7 @@ mod tests {
 
         fn share_inputs(
             &mut self,
-            layout: &[Vec<(Scalar, bool)>],
+            layout: &[Vec<InputSlot>],
             mine: &[u64],
         ) -> Result<Vec<Vec<u64>>, VmError> {
             // Every party supplies `mine`, so the test needs only one list.

@@ -16,7 +16,7 @@
 //! party; an opening sends one component to the next party; input sharing sends one
 //! value to each peer per input element. Each round is one message per peer.
 
-use mpc_bytecode::{mask, Gate, Scalar, WireKind};
+use mpc_bytecode::{mask, Domain, Gate, InputSlot, WireKind};
 use rand_chacha::ChaCha12Rng;
 use rand_core::{Rng, SeedableRng};
 
@@ -217,7 +217,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
 
     fn share_inputs(
         &mut self,
-        layout: &[Vec<(Scalar, bool)>],
+        layout: &[Vec<InputSlot>],
         mine: &[u64],
     ) -> Result<Vec<Vec<Share>>, VmError> {
         let me = self.party as usize;
@@ -235,9 +235,9 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         let mut sent = Vec::with_capacity(mine.len());
         for (owner, slots) in layout.iter().enumerate() {
             let mut owned = Vec::with_capacity(slots.len());
-            for (e, &(scalar, public)) in slots.iter().enumerate() {
-                let m = mask(scalar.bits());
-                let boolean = scalar == Scalar::Bool;
+            for (e, slot) in slots.iter().enumerate() {
+                let (m, public) = (mask(slot.scalar.bits()), slot.public);
+                let boolean = slot.domain == Domain::Bool;
                 let share = if public {
                     if owner == me {
                         sent.push(mine[e] & m);
@@ -275,9 +275,9 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         self.exchanges += 1;
         for (owner, slots) in layout.iter().enumerate() {
             if owner == me {
-                for (e, &(scalar, public)) in slots.iter().enumerate() {
-                    if public {
-                        shares[owner][e] = Self::hold_public(mine[e] & mask(scalar.bits()));
+                for (e, slot) in slots.iter().enumerate() {
+                    if slot.public {
+                        shares[owner][e] = Self::hold_public(mine[e] & mask(slot.scalar.bits()));
                     }
                 }
                 continue;
@@ -295,7 +295,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
             }
             for (e, chunk) in bytes.chunks_exact(8).enumerate() {
                 let value = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-                let (scalar, public) = slots[e];
+                let InputSlot { scalar, public, .. } = slots[e];
                 let value = value & mask(scalar.bits());
                 let share = &mut shares[owner][e];
                 if public {
@@ -357,6 +357,46 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
             // The executor computes all-public gates itself, and `check_program` keeps
             // every other gate out of the local sections.
             _ => [0, 0],
+        }
+    }
+
+    /// The common gates on two secrets are computed inline; the rest go through
+    /// [`Protocol::local`]. Large sums and dot products are all local gates, so this
+    /// loop is the hot one.
+    fn local_section(
+        &self,
+        gates: &[Gate],
+        kinds: &[WireKind],
+        inputs: &[Vec<Share>],
+        registers: &mut Vec<Share>,
+    ) {
+        let secret = |w: mpc_bytecode::WireId| !kinds[w.index()].is_public();
+        for gate in gates {
+            let value = match *gate {
+                Gate::Add(a, b) if secret(a) && secret(b) => {
+                    let (x, y) = (registers[a.index()], registers[b.index()]);
+                    [x[0].wrapping_add(y[0]), x[1].wrapping_add(y[1])]
+                }
+                Gate::Sub(a, b) if secret(a) && secret(b) => {
+                    let (x, y) = (registers[a.index()], registers[b.index()]);
+                    [x[0].wrapping_sub(y[0]), x[1].wrapping_sub(y[1])]
+                }
+                Gate::MulLocal(a, b) => {
+                    let (x, y) = (registers[a.index()], registers[b.index()]);
+                    [
+                        x[0].wrapping_mul(y[0])
+                            .wrapping_add(x[0].wrapping_mul(y[1]))
+                            .wrapping_add(x[1].wrapping_mul(y[0])),
+                        0,
+                    ]
+                }
+                Gate::Xor(a, b, w) if secret(a) && secret(b) => {
+                    let (x, y) = (registers[a.index()], registers[b.index()]);
+                    [(x[0] ^ y[0]) & mask(w), (x[1] ^ y[1]) & mask(w)]
+                }
+                _ => crate::exec::local_value(self, gate, kinds, inputs, registers),
+            };
+            registers.push(value);
         }
     }
 

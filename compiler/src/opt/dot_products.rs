@@ -56,7 +56,11 @@ pub fn run(c: Circuit) -> Circuit {
                 let terms = b.push_unchecked(gate);
                 b.push_unchecked(Gate::Reshare(terms))
             }
-            other => b.push_unchecked(other),
+            other => {
+                let w = b.push_unchecked(other);
+                b.set_width(w, c.widths[i]);
+                w
+            }
         };
         remap.push(new);
     }

@@ -44,7 +44,7 @@ pub fn run(c: Circuit) -> Circuit {
                 let shifted = b.push(Gate::Sar(bits, k, 64));
                 b2a(&mut b, shifted, 64)
             }
-            other => b.push(other),
+            other => b.push_copy(other, c.widths[i]),
         };
         remap.push(new);
     }

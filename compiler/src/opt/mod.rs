@@ -2,6 +2,7 @@
 //! the circuit by value and returns a rebuilt one; `run_pipeline` verifies the result
 //! after each pass.
 
+pub mod boolean_io;
 pub mod dead_gates;
 pub mod dot_products;
 pub mod expand_conversions;
@@ -21,6 +22,11 @@ pub struct Pass {
 pub fn default_pipeline() -> Vec<Pass> {
     // The builder already folds constants and shares equal gates while lowering.
     vec![
+        // First: it removes conversions, which expansion would otherwise turn into ANDs.
+        Pass {
+            name: "boolean-io",
+            run: boolean_io::run,
+        },
         EXPAND_CONVERSIONS,
         // After expansion, whose bit injections are sums of products too.
         Pass {

@@ -208,6 +208,7 @@ impl Elaborator {
                     }
                 };
                 let wire = self.b.push(gate);
+                self.b.set_width(wire, s.bits());
                 Value::Scalar(ScalarVal {
                     scalar: *s,
                     secret: !public,

@@ -112,6 +112,18 @@ pub struct Round {
     pub interactive: Vec<Gate>,
 }
 
+/// One flattened input element of a party.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct InputSlot {
+    /// Its type.
+    pub scalar: Scalar,
+    /// Whether it becomes known to every party.
+    pub public: bool,
+    /// How it is shared when secret: integers may be shared bitwise when the program
+    /// only uses their bits.
+    pub domain: Domain,
+}
+
 /// A decoded and validated program.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Program {
@@ -282,14 +294,40 @@ impl Program {
         kinds
     }
 
-    /// For each party, the scalar types and visibility of its flattened inputs.
-    pub fn input_layout(&self) -> Vec<Vec<(Scalar, bool)>> {
-        let mut layout: Vec<Vec<(Scalar, bool)>> = vec![Vec::new(); self.min_parties() as usize];
+    /// For each party, its flattened input elements: type, visibility and how a secret
+    /// one is shared (as its `Input` gate says; an element no gate reads is shared in
+    /// its type's natural domain).
+    pub fn input_layout(&self) -> Vec<Vec<InputSlot>> {
+        let mut layout: Vec<Vec<InputSlot>> = vec![Vec::new(); self.min_parties() as usize];
         for input in &self.header.inputs {
             let slots = &mut layout[input.party as usize];
-            input
-                .ty
-                .for_each_scalar(&mut |s| slots.push((s, input.public)));
+            input.ty.for_each_scalar(&mut |scalar| {
+                let domain = if scalar == Scalar::Bool {
+                    Domain::Bool
+                } else {
+                    Domain::Arith
+                };
+                slots.push(InputSlot {
+                    scalar,
+                    public: input.public,
+                    domain,
+                });
+            });
+        }
+        for gate in self.rounds.iter().flat_map(|r| &r.local) {
+            if let Gate::Input {
+                party,
+                index,
+                domain,
+            } = *gate
+            {
+                if let Some(slot) = layout
+                    .get_mut(party as usize)
+                    .and_then(|l| l.get_mut(index as usize))
+                {
+                    slot.domain = domain;
+                }
+            }
         }
         layout
     }
@@ -382,8 +420,11 @@ impl Program {
                                 .get(party as usize)
                                 .and_then(|l| l.get(index as usize));
                             match slot {
-                                Some((scalar, false))
-                                    if (*scalar == Scalar::Bool) == (domain == Domain::Bool) => {}
+                                // A `bool` is always shared bitwise; an integer either way.
+                                Some(slot)
+                                    if !slot.public
+                                        && (slot.scalar != Scalar::Bool
+                                            || domain == Domain::Bool) => {}
                                 _ => {
                                     return Err(wire_error(
                                         "input gate does not match the declared inputs",
@@ -395,7 +436,7 @@ impl Program {
                             let slot = layout
                                 .get(party as usize)
                                 .and_then(|l| l.get(index as usize));
-                            if !matches!(slot, Some((_, true))) {
+                            if !matches!(slot, Some(slot) if slot.public) {
                                 return Err(wire_error(
                                     "public input gate does not match the declared inputs",
                                 ));

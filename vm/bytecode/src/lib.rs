@@ -7,6 +7,8 @@ pub mod format;
 pub mod gate;
 pub mod types;
 
-pub use format::{FormatError, Header, InputDesc, OutputDesc, Program, Round, FORMAT_VERSION};
+pub use format::{
+    FormatError, Header, InputDesc, InputSlot, OutputDesc, Program, Round, FORMAT_VERSION,
+};
 pub use gate::{mask, Domain, Gate, WireId, WireKind};
 pub use types::{Scalar, ValueType, FIX_FRAC_BITS};

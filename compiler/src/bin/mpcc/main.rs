@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use mpc_compiler::{compile_file, Compiled, Options};
+use mpc_compiler::{compile_bristol, compile_file, Compiled, Options};
 use mpc_vm::io;
 use mpc_vm::ProtocolKind;
 
@@ -20,13 +20,18 @@ struct Cli {
 enum Command {
     /// Check a program for errors without writing anything.
     Check(CompileArgs),
-    /// Compile a program to bytecode.
+    /// Compile a program to bytecode (or to a Bristol Fashion circuit, `--emit bristol`).
     Build {
         #[command(flatten)]
         compile: CompileArgs,
-        /// Where to write the bytecode.
+        /// Where to write the bytecode (or the circuit, with `--emit bristol`).
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
+        /// What to write: `bytecode` for `mpcvm`, or `bristol`, the circuit as a Bristol
+        /// Fashion file for other MPC frameworks (one input value per `input(...)`,
+        /// integers as bits, least significant first).
+        #[arg(long, value_enum, default_value = "bytecode")]
+        emit: Emit,
     },
     /// Print the circuit in its text form, one gate a line.
     Ir(CompileArgs),
@@ -58,10 +63,24 @@ enum Command {
     },
 }
 
+/// The output format of `mpcc build`.
+#[derive(Copy, Clone, PartialEq, Eq, clap::ValueEnum)]
+enum Emit {
+    /// Bytecode for `mpcvm`.
+    Bytecode,
+    /// A Bristol Fashion circuit.
+    Bristol,
+}
+
 #[derive(Args)]
 struct CompileArgs {
-    /// The program.
+    /// The program (a Bristol Fashion circuit with `--bristol`).
     file: PathBuf,
+    /// Read FILE as a Bristol Fashion circuit instead of a program: input value `i` is
+    /// an `sbool[w_i]` from party `i`, and the outputs `out0`, `out1`, … are lists of
+    /// bools, in wire order.
+    #[arg(long)]
+    bristol: bool,
     /// Skip the optimization passes (for debugging the compiler).
     #[arg(long)]
     no_opt: bool,
@@ -132,7 +151,12 @@ fn compile(args: &CompileArgs) -> Result<Compiled, Failure> {
         optimize: !args.no_opt,
         timings: args.timings,
     };
-    compile_file(&args.file, &opts).map_err(|e| match e {
+    let compiled = if args.bristol {
+        compile_bristol(&args.file, &opts)
+    } else {
+        compile_file(&args.file, &opts)
+    };
+    compiled.map_err(|e| match e {
         mpc_compiler::CompileError::Io(_) => Failure::io(e.render()),
         mpc_compiler::CompileError::Program(..) => Failure::program(e.render()),
     })
@@ -147,11 +171,23 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Build {
             compile: args,
             output,
+            emit,
         } => {
             let compiled = compile(&args)?;
             let cannot_write = |e: &dyn std::fmt::Display| {
                 Failure::io(format!("cannot write `{}`: {e}", output.display()))
             };
+            if emit == Emit::Bristol {
+                // Built in memory first, so that a circuit that cannot be exported leaves
+                // no file behind.
+                let text = mpc_compiler::bristol::export(&compiled.circuit).map_err(|e| {
+                    let file = args.file.display();
+                    Failure::program(format!(
+                        "cannot write `{file}` as a Bristol Fashion circuit: {e}"
+                    ))
+                })?;
+                return std::fs::write(&output, text).map_err(|e| cannot_write(&e));
+            }
             let file = std::fs::File::create(&output).map_err(|e| cannot_write(&e))?;
             let mut writer = std::io::BufWriter::new(file);
             compiled

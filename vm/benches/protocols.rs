@@ -1,0 +1,165 @@
+//! Protocol benchmark: `cargo bench -p mpc-vm --bench protocols`.
+//!
+//! Each case is compiled with `mpcc`'s library, then run by three `mpcvm` processes on
+//! 127.0.0.1 (plain TCP), five times. Printed per case: the median online time (from
+//! the first round after input sharing to the last opened output; the slowest party of
+//! each run counts), bytes sent per party, rounds, and the figure of MP-SPDZ's
+//! `replicated-ring-party.x` measured on the same kind of machine (issue 3).
+//! `MPC_BENCH_RUNS` changes the number of runs; `MPC_BENCH_ONLY` picks one case by
+//! a word of its name.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use mpc_compiler::{compile_str, Options};
+
+struct Case {
+    name: &'static str,
+    program: String,
+    /// The inputs of parties 0 and 1 (party 2 has none), as JSON lists.
+    inputs: [String; 2],
+    mp_spdz_s: f64,
+}
+
+fn vector(n: usize, seed: u64) -> String {
+    // A small linear congruential sequence: inputs need only be varied, not random.
+    let mut x = seed;
+    let items: Vec<String> = (0..n)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((x >> 40) as i64 - (1 << 23)).to_string()
+        })
+        .collect();
+    format!("[[{}]]", items.join(","))
+}
+
+fn cases() -> Vec<Case> {
+    let n = 1_000_000;
+    let pair = |n: usize| [vector(n, 1), vector(n, 2)];
+    vec![
+        Case {
+            name: "elementwise product of two 10^6-vectors",
+            program: format!("N = {n}\nx = input(sint[N], party=0)\ny = input(sint[N], party=1)\noutput([x[i] * y[i] for i in range(N)], to=0)\n"),
+            inputs: pair(n),
+            mp_spdz_s: 0.091,
+        },
+        Case {
+            name: "inner product of two 10^6-vectors",
+            program: format!("N = {n}\nx = input(sint[N], party=0)\ny = input(sint[N], party=1)\noutput(sum([x[i] * y[i] for i in range(N)]))\n"),
+            inputs: pair(n),
+            mp_spdz_s: 0.006,
+        },
+        Case {
+            name: "10^5 comparisons of sint64",
+            program: "N = 100000\nx = input(sint[N], party=0)\ny = input(sint[N], party=1)\noutput([x[i] < y[i] for i in range(N)], to=0)\n".into(),
+            inputs: pair(100_000),
+            mp_spdz_s: 0.047,
+        },
+        Case {
+            name: "1,000 dependent multiplications",
+            program: "x = input(sint, party=0)\ny = input(sint, party=1)\nacc = x\nfor i in range(1000):\n    acc = acc * acc + y\noutput(acc)\n".into(),
+            inputs: ["[3]".into(), "[5]".into()],
+            mp_spdz_s: 0.054,
+        },
+    ]
+}
+
+fn free_ports() -> [u16; 3] {
+    let listeners: Vec<_> = (0..3)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    let ports: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().expect("bound").port())
+        .collect();
+    [ports[0], ports[1], ports[2]]
+}
+
+/// One run: (online seconds of the slowest party, bytes sent by each party, rounds).
+fn run_once(dir: &Path, program: &Path) -> (f64, [u64; 3], u64) {
+    let ports = free_ports();
+    let config = dir.join("parties.toml");
+    let parties: String = ports
+        .iter()
+        .map(|p| format!("[[party]]\naddress = \"127.0.0.1:{p}\"\n"))
+        .collect();
+    std::fs::write(&config, format!("tls = false\n{parties}")).expect("config written");
+    let children: Vec<_> = (0..3)
+        .map(|p| {
+            Command::new(env!("CARGO_BIN_EXE_mpcvm"))
+                .arg("run")
+                .arg(program)
+                .args(["--party", &p.to_string(), "--config"])
+                .arg(&config)
+                .arg("--input")
+                .arg(dir.join(format!("in{p}.json")))
+                .arg("--stats-json")
+                .arg(dir.join(format!("stats{p}.json")))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("mpcvm starts")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("mpcvm ends");
+        assert!(
+            out.status.success(),
+            "mpcvm failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut online: f64 = 0.0;
+    let mut bytes = [0u64; 3];
+    let mut rounds = 0;
+    for (p, sent) in bytes.iter_mut().enumerate() {
+        let text =
+            std::fs::read_to_string(dir.join(format!("stats{p}.json"))).expect("stats written");
+        let stats: serde_json::Value = serde_json::from_str(&text).expect("stats are JSON");
+        online = online.max(stats["online_s"].as_f64().unwrap_or(f64::NAN));
+        *sent = stats["bytes_sent"].as_u64().unwrap_or(0);
+        rounds = stats["rounds"].as_u64().unwrap_or(0);
+    }
+    (online, bytes, rounds)
+}
+
+fn main() {
+    let runs: usize = std::env::var("MPC_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    let only = std::env::var("MPC_BENCH_ONLY").ok();
+    let dir: PathBuf = std::env::temp_dir().join(format!("mpc-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    println!(
+        "{:<42} {:>10} {:>14} {:>8} {:>12} {:>10}",
+        "case", "online s", "bytes/party", "rounds", "nonlinear", "MP-SPDZ s"
+    );
+    for case in cases() {
+        if only.as_deref().is_some_and(|w| !case.name.contains(w)) {
+            continue;
+        }
+        let compiled = compile_str("bench.mpc", &case.program, &Options::default())
+            .unwrap_or_else(|e| panic!("{}", e.render()));
+        let program = dir.join("bench.mpcb");
+        std::fs::write(&program, compiled.program.encode().expect("encodes"))
+            .expect("bytecode written");
+        for (p, inputs) in case.inputs.iter().enumerate() {
+            std::fs::write(dir.join(format!("in{p}.json")), inputs).expect("inputs written");
+        }
+        std::fs::write(dir.join("in2.json"), "[]").expect("inputs written");
+        let mut results: Vec<(f64, [u64; 3], u64)> =
+            (0..runs).map(|_| run_once(&dir, &program)).collect();
+        results.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (online, bytes, rounds) = results[runs / 2];
+        let per_party = bytes.iter().max().copied().unwrap_or(0);
+        let nonlinear = compiled.stats().nonlinear;
+        println!(
+            "{:<42} {online:>10.4} {per_party:>14} {rounds:>8} {nonlinear:>12} {:>10}",
+            case.name, case.mp_spdz_s
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -2,6 +2,7 @@
 //! the circuit by value and returns a rebuilt one; `run_pipeline` verifies the result
 //! after each pass.
 
+pub mod balance;
 pub mod boolean_io;
 pub mod dead_gates;
 pub mod dot_products;
@@ -28,7 +29,13 @@ pub fn default_pipeline() -> Vec<Pass> {
             run: boolean_io::run,
         },
         EXPAND_CONVERSIONS,
-        // After expansion, whose bit injections are sums of products too.
+        // After expansion, so that the ANDs of expanded conversions are balanced too.
+        Pass {
+            name: "balance",
+            run: balance::run,
+        },
+        // After balancing (a balanced sum of products is still one sum), and after
+        // expansion, whose bit injections are sums of products too.
         Pass {
             name: "fuse-dot-products",
             run: dot_products::run,

@@ -455,7 +455,12 @@ impl Elaborator {
         if items.is_empty() {
             return self.error(format!("`{name}` of an empty array"), span);
         }
-        // A tournament: depth log2(n) comparisons and selects.
+        self.min_max_of(is_min, items, span)
+    }
+
+    /// The minimum (maximum) of values, by a tournament: depth log2(n) comparisons and
+    /// selects; ties keep the earlier value.
+    pub(super) fn min_max_of(&mut self, is_min: bool, items: Vec<Value>, span: Span) -> Value {
         let mut level = items;
         while level.len() > 1 {
             let mut next = Vec::with_capacity(level.len().div_ceil(2));

@@ -7,6 +7,7 @@
 //! std::fs::write("prog.mpcb", compiled.program.encode()?)?;
 //! ```
 
+pub mod analysis;
 pub mod bristol;
 pub mod circuit;
 pub mod diagnostics;

@@ -513,7 +513,14 @@ impl Elaborator {
                 None => Flow::Normal,
             };
         };
+        // Each condition (an `elif` too) is attributed to its own line.
+        let statement_place = self.b.place();
+        self.b.set_place(Span {
+            end: cond.span.start + 1,
+            ..cond.span
+        });
         let c = self.eval(cond);
+        self.b.set_place(statement_place);
         match &c {
             Value::Error => return Flow::Normal,
             Value::Lit(n) => {

@@ -42,6 +42,10 @@ enum Command {
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
+        /// Per source line: the communicating gates it creates and the rounds of the
+        /// critical path that pass through it.
+        #[arg(long)]
+        by_line: bool,
     },
     /// Compile and run a program with every party in this process.
     Run {
@@ -204,9 +208,23 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Stats {
             compile: args,
             json,
+            by_line,
         } => {
-            let stats = compile(&args)?.stats();
-            if json {
+            let compiled = compile(&args)?;
+            let stats = compiled.stats();
+            if by_line {
+                let costs =
+                    mpc_compiler::analysis::by_line::by_line(&compiled.circuit, &compiled.sources);
+                if json {
+                    let value = serde_json::json!({"stats": stats, "lines": costs});
+                    emit(&format!("{value}\n"))
+                } else {
+                    emit(&mpc_compiler::analysis::by_line::render(
+                        &costs,
+                        stats.depth,
+                    ))
+                }
+            } else if json {
                 emit(&format!(
                     "{}\n",
                     serde_json::to_string(&stats).map_err(|e| Failure::program(e.to_string()))?

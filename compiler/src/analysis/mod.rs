@@ -1,0 +1,3 @@
+//! Analyses of compiled circuits for people: where the cost comes from.
+
+pub mod by_line;

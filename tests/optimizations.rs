@@ -49,3 +49,16 @@ fn a_dot_product_is_one_round_and_one_word() {
     let stats = compile_text(program, &Options::default()).stats();
     assert_eq!((stats.depth, stats.mul_gates), (1, 1));
 }
+
+#[test]
+fn building_blocks_stay_within_their_budgets() {
+    let two = |op: &str| {
+        format!("a = input(sint, party=0)\nb = input(sint, party=1)\noutput(a {op} b)\n")
+    };
+    let less = compile_text(&two("<"), &Options::default()).stats();
+    assert!(less.and_gates <= 800 && less.depth <= 9, "{less:?}");
+    let equal = compile_text(&two("=="), &Options::default()).stats();
+    assert!(equal.and_gates <= 64 && equal.depth <= 7, "{equal:?}");
+    let divide = compile_text(&two("//"), &Options::default()).stats();
+    assert!(divide.depth <= 600, "{divide:?}");
+}

@@ -197,13 +197,16 @@ pub fn sign_extend(b: &mut CircuitBuilder, x: WireId, from: u8, to: u8) -> WireI
 ///
 /// The remainder never needs more than `w` bits: when its top bit is set before the
 /// shift, the shifted value exceeds any `w`-bit divisor, so the subtraction is taken and
-/// its wrapped result is exact.
+/// its wrapped result is exact. When the caller knows the divisor is at most 2^(w-1)
+/// (`half_range`, as for magnitudes of signed values), the remainder's top bit is never
+/// set and that check — an AND level per quotient bit — is left out.
 pub fn divide_unsigned(
     b: &mut CircuitBuilder,
     x: WireId,
     extra: u8,
     y: WireId,
     w: u8,
+    half_range: bool,
 ) -> (WireId, WireId) {
     let mut rem = b.constant(0);
     let mut quotient = b.constant(0);
@@ -216,7 +219,11 @@ pub fn divide_unsigned(
         let shifted = b.push(Gate::Shl(rem, 1, w));
         let candidate = b.push(Gate::Xor(shifted, next_bit, w));
         let (diff, no_borrow) = sub(b, candidate, y, w);
-        let take = or(b, overflow, no_borrow, 1);
+        let take = if half_range {
+            no_borrow
+        } else {
+            or(b, overflow, no_borrow, 1)
+        };
         rem = mux(b, take, diff, candidate, w);
         if i < u16::from(w) {
             let bit = b.push(Gate::Shl(take, i as u8, w));
@@ -383,19 +390,19 @@ mod tests {
         for w in [4, 8, 64] {
             check(
                 w,
-                |b, x, y| divide_unsigned(b, x, 0, y, w).0,
+                |b, x, y| divide_unsigned(b, x, 0, y, w, false).0,
                 |a, c| a.checked_div(c).unwrap_or(u64::MAX),
             );
             check(
                 w,
-                |b, x, y| divide_unsigned(b, x, 0, y, w).1,
+                |b, x, y| divide_unsigned(b, x, 0, y, w, false).1,
                 |a, c| if c == 0 { a } else { a % c },
             );
         }
         // With 4 extra low zero bits: (a << 4) / c, keeping the low w bits.
         check(
             16,
-            |b, x, y| divide_unsigned(b, x, 4, y, 16).0,
+            |b, x, y| divide_unsigned(b, x, 4, y, 16, false).0,
             |a, c| (a << 4).checked_div(c).unwrap_or(u64::MAX),
         );
     }

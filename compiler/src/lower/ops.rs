@@ -225,7 +225,7 @@ pub fn divmod(b: &mut CircuitBuilder, s: Scalar, x: WireId, y: WireId) -> (WireI
     }
     let (bx, by) = (b.push(Gate::A2B(x, w)), b.push(Gate::A2B(y, w)));
     if !s.is_signed() {
-        let (q, r) = bits::divide_unsigned(b, bx, 0, by, w);
+        let (q, r) = bits::divide_unsigned(b, bx, 0, by, w, false);
         return (b.push(Gate::B2A(q)), b.push(Gate::B2A(r)));
     }
     let q = signed_floor_quotient(b, bx, 0, by, w);
@@ -256,7 +256,8 @@ fn signed_floor_quotient(
     let sy = b.push(Gate::Shr(by, w - 1, 1));
     let ax = bits::negate_if(b, bx, sx, w);
     let ay = bits::negate_if(b, by, sy, w);
-    let (q0, r0) = bits::divide_unsigned(b, ax, extra, ay, w);
+    // Magnitudes of signed values are at most 2^(w-1).
+    let (q0, r0) = bits::divide_unsigned(b, ax, extra, ay, w, true);
     // With opposite signs the quotient is -q0, or -q0 - 1 = ~q0 when a remainder is
     // left (flooring). -q0 = ~q0 + 1: one adder whose carry-in says "no remainder".
     let opposite = b.push(Gate::Xor(sx, sy, 1));

@@ -47,8 +47,68 @@ fn prev_of(i: u32) -> usize {
     ((i + 2) % PARTIES) as usize
 }
 
-fn to_bytes(words: &[u64]) -> Vec<u8> {
-    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+/// Values of given bit widths packed back to back, least significant bit first: an
+/// AND of a 1-bit word sends one bit, a product 64.
+#[derive(Default)]
+struct BitWriter {
+    bytes: Vec<u8>,
+    /// Bits used in the last byte (0 when it is full or there is none).
+    used: u32,
+}
+
+impl BitWriter {
+    fn with_capacity(bits: usize) -> Self {
+        BitWriter {
+            bytes: Vec::with_capacity(bits.div_ceil(8)),
+            used: 0,
+        }
+    }
+
+    fn put(&mut self, value: u64, bits: u8) {
+        if bits == 64 && self.used == 0 {
+            self.bytes.extend_from_slice(&value.to_le_bytes());
+            return;
+        }
+        let (mut value, mut left) = (value & mask(bits), u32::from(bits));
+        while left > 0 {
+            if self.used == 0 {
+                self.bytes.push(0);
+            }
+            let room = 8 - self.used;
+            let take = room.min(left);
+            let last = self.bytes.len() - 1;
+            self.bytes[last] |= ((value & ((1 << take) - 1)) as u8) << self.used;
+            value >>= take;
+            left -= take;
+            self.used = (self.used + take) % 8;
+        }
+    }
+}
+
+/// Reads what a [`BitWriter`] wrote; the caller checked the length first.
+struct BitReader<'a> {
+    bytes: &'a [u8],
+    bit: usize,
+}
+
+impl BitReader<'_> {
+    fn get(&mut self, bits: u8) -> u64 {
+        if bits == 64 && self.bit % 8 == 0 {
+            let start = self.bit / 8;
+            self.bit += 64;
+            return self
+                .bytes
+                .get(start..start + 8)
+                .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
+        }
+        let mut value = 0u64;
+        for i in 0..u32::from(bits) {
+            let byte = self.bytes.get(self.bit / 8).copied().unwrap_or(0);
+            value |= u64::from((byte >> (self.bit % 8)) & 1) << i;
+            self.bit += 1;
+        }
+        value
+    }
 }
 
 impl<'t, T: Transport> Rep3<'t, T> {
@@ -95,40 +155,35 @@ impl<'t, T: Transport> Rep3<'t, T> {
     }
 
     /// Sends `to_prev` to the previous party and `to_next` to the next one; returns what
-    /// the next and the previous party sent, checked to hold `from_next` and `from_prev`
-    /// words.
+    /// the next and the previous party sent, checked to hold `from_next` and
+    /// `from_prev` bits.
     fn exchange(
         &mut self,
-        to_prev: &[u64],
-        to_next: &[u64],
+        to_prev: BitWriter,
+        to_next: BitWriter,
         from_next: usize,
         from_prev: usize,
-    ) -> Result<(Vec<u64>, Vec<u64>), VmError> {
+    ) -> Result<(Vec<u8>, Vec<u8>), VmError> {
         let (prev, next) = (prev_of(self.party), next_of(self.party));
         let mut outgoing = vec![Vec::new(); PARTIES as usize];
-        outgoing[prev] = to_bytes(to_prev);
-        outgoing[next] = to_bytes(to_next);
-        let incoming = self.transport.exchange(&outgoing)?;
+        outgoing[prev] = to_prev.bytes;
+        outgoing[next] = to_next.bytes;
+        let mut incoming = self.transport.exchange(&outgoing)?;
         self.exchanges += 1;
         let round = self.exchanges;
-        let words = |peer: usize, expected: usize| -> Result<Vec<u64>, VmError> {
-            let bytes = &incoming[peer];
-            if bytes.len() != expected * 8 {
+        for (peer, bits) in [(next, from_next), (prev, from_prev)] {
+            let (got, want) = (incoming[peer].len(), bits.div_ceil(8));
+            if got != want {
                 return Err(VmError::Peer {
                     party: peer as u32,
-                    reason: format!(
-                        "sent {} bytes in exchange {round}, expected {}",
-                        bytes.len(),
-                        expected * 8
-                    ),
+                    reason: format!("sent {got} bytes in exchange {round}, expected {want}"),
                 });
             }
-            Ok(bytes
-                .chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-                .collect())
-        };
-        Ok((words(next, from_next)?, words(prev, from_prev)?))
+        }
+        Ok((
+            std::mem::take(&mut incoming[next]),
+            std::mem::take(&mut incoming[prev]),
+        ))
     }
 
     /// A share of zero, `F(k_i) - F(k_{i+1})`.
@@ -240,7 +295,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                 let boolean = slot.domain == Domain::Bool;
                 let share = if public {
                     if owner == me {
-                        sent.push(mine[e] & m);
+                        sent.push((mine[e] & m, slot.scalar.bits()));
                     }
                     [0, 0] // filled after the exchange (the owner fills its own below)
                 } else if owner == me {
@@ -252,7 +307,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                     } else {
                         v.wrapping_sub(a).wrapping_sub(b) & m
                     };
-                    sent.push(rest);
+                    sent.push((rest, slot.scalar.bits()));
                     [a, b]
                 } else if owner == prev_of(self.party) {
                     // This party is the owner's next: it holds (x_{p+1}, x_{p-1}).
@@ -267,9 +322,14 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         }
         // Integers live in the whole ring: the masks above keep the low bits random and
         // the component sum right modulo 2^w, which is all an n-bit value needs.
+        // Each value takes its type's bits on the wire.
+        let mut packed = BitWriter::default();
+        for &(value, bits) in &sent {
+            packed.put(value, bits);
+        }
         let mut outgoing = vec![Vec::new(); PARTIES as usize];
         for peer in [prev_of(self.party), next_of(self.party)] {
-            outgoing[peer] = to_bytes(&sent);
+            outgoing[peer] = packed.bytes.clone();
         }
         let incoming = self.transport.exchange(&outgoing)?;
         self.exchanges += 1;
@@ -283,20 +343,23 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                 continue;
             }
             let bytes = incoming.get(owner).map_or(&[][..], Vec::as_slice);
-            if bytes.len() != slots.len() * 8 {
+            let expected: usize = slots
+                .iter()
+                .map(|slot| usize::from(slot.scalar.bits()))
+                .sum();
+            if bytes.len() != expected.div_ceil(8) {
                 return Err(VmError::Peer {
                     party: owner as u32,
                     reason: format!(
                         "sent {} bytes of inputs, expected {}",
                         bytes.len(),
-                        slots.len() * 8
+                        expected.div_ceil(8)
                     ),
                 });
             }
-            for (e, chunk) in bytes.chunks_exact(8).enumerate() {
-                let value = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-                let InputSlot { scalar, public, .. } = slots[e];
-                let value = value & mask(scalar.bits());
+            let mut reader = BitReader { bytes, bit: 0 };
+            for (e, &InputSlot { scalar, public, .. }) in slots.iter().enumerate() {
+                let value = reader.get(scalar.bits());
                 let share = &mut shares[owner][e];
                 if public {
                     *share = Self::hold_public(value);
@@ -407,11 +470,13 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         kinds: &[WireKind],
         out: &mut [Share],
     ) -> Result<(), VmError> {
-        let mut to_prev = Vec::with_capacity(gates.len());
-        let mut to_next = Vec::new();
-        // Party 0 shares the sums of components 0 and 1 it alone knows (`PairA2B`):
-        // the third Boolean component, which both peers need.
-        let mut pair_shares = Vec::new();
+        let mut to_prev = BitWriter::with_capacity(gates.len() * 64);
+        let mut to_next = BitWriter::default();
+        let (mut product_bits, mut open_bits) = (0usize, 0usize);
+        // Party 0 shares the sums of components 0 and 1 it alone knows (`PairA2B`): the
+        // third Boolean component, which both peers need, after everything else.
+        let mut pair_shares: Vec<(u64, u8)> = Vec::new();
+        let mut pair_bits = 0usize;
         for (gate, slot) in gates.iter().zip(out.iter_mut()) {
             match *gate {
                 Gate::Mul(a, b) => {
@@ -422,30 +487,37 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                         .wrapping_add(x[1].wrapping_mul(y[0]))
                         .wrapping_add(self.zero());
                     slot[0] = z;
-                    to_prev.push(z);
+                    to_prev.put(z, 64);
+                    product_bits += 64;
                 }
                 Gate::Reshare(a) => {
                     let z = registers[a.index()][0].wrapping_add(self.zero());
                     slot[0] = z;
-                    to_prev.push(z);
+                    to_prev.put(z, 64);
+                    product_bits += 64;
                 }
                 Gate::And(a, b, w) => {
                     let (x, y) = (registers[a.index()], registers[b.index()]);
                     let z = ((x[0] & y[0]) ^ (x[0] & y[1]) ^ (x[1] & y[0]) ^ self.zero_bits())
                         & mask(w);
                     slot[0] = z;
-                    to_prev.push(z);
+                    to_prev.put(z, w);
+                    product_bits += usize::from(w);
                 }
-                Gate::Open(a) => to_next.push(registers[a.index()][0]),
+                Gate::Open(a) => {
+                    to_next.put(registers[a.index()][0], 64);
+                    open_bits += 64;
+                }
                 Gate::PairA2B(a, w) => {
                     let m = mask(w);
+                    pair_bits += usize::from(w);
                     // Components 0 and 1 of the Boolean sharing come from the streams of
                     // k_0 (parties 0 and 2) and k_1 (parties 0 and 1).
                     *slot = match self.party {
                         0 => {
                             let x = registers[a.index()];
                             let (b0, b1) = (self.mine.next_u64() & m, self.next.next_u64() & m);
-                            pair_shares.push((x[0].wrapping_add(x[1]) & m) ^ b0 ^ b1);
+                            pair_shares.push(((x[0].wrapping_add(x[1]) & m) ^ b0 ^ b1, w));
                             [b0, b1]
                         }
                         1 => [self.mine.next_u64() & m, 0],
@@ -460,33 +532,48 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                 }
             }
         }
-        let pairs = gates
-            .iter()
-            .filter(|g| matches!(g, Gate::PairA2B(..)))
-            .count();
-        let (products, opens) = (to_prev.len(), to_next.len());
-        to_prev.extend_from_slice(&pair_shares);
-        to_next.extend_from_slice(&pair_shares);
+        for &(value, w) in &pair_shares {
+            to_prev.put(value, w);
+            to_next.put(value, w);
+        }
         // Party 0 is the next party of party 2 and the previous one of party 1.
-        let from_next_len = products + if next_of(self.party) == 0 { pairs } else { 0 };
-        let from_prev_len = opens + if prev_of(self.party) == 0 { pairs } else { 0 };
+        let from_next_bits = product_bits
+            + if next_of(self.party) == 0 {
+                pair_bits
+            } else {
+                0
+            };
+        let from_prev_bits = open_bits
+            + if prev_of(self.party) == 0 {
+                pair_bits
+            } else {
+                0
+            };
         let (from_next, from_prev) =
-            self.exchange(&to_prev, &to_next, from_next_len, from_prev_len)?;
-        let mut products = from_next.iter().copied();
-        let mut opened = from_prev.iter().copied();
-        let mut pair_from_party0 = if self.party == 2 {
-            from_next[..].iter().skip(from_next_len - pairs).copied()
-        } else {
-            from_prev[..]
-                .iter()
-                .skip(from_prev_len.saturating_sub(pairs))
-                .copied()
+            self.exchange(to_prev, to_next, from_next_bits, from_prev_bits)?;
+        let mut products = BitReader {
+            bytes: &from_next,
+            bit: 0,
+        };
+        let mut opened = BitReader {
+            bytes: &from_prev,
+            bit: 0,
+        };
+        let mut pairs = match self.party {
+            1 => BitReader {
+                bytes: &from_prev,
+                bit: open_bits,
+            },
+            _ => BitReader {
+                bytes: &from_next,
+                bit: product_bits,
+            },
         };
         for (gate, slot) in gates.iter().zip(out.iter_mut()) {
             match *gate {
                 Gate::Open(a) => {
                     let x = registers[a.index()];
-                    let missing = opened.next().unwrap_or_default();
+                    let missing = opened.get(64);
                     let value = if kinds[a.index()] == WireKind::Bool {
                         x[0] ^ x[1] ^ missing
                     } else {
@@ -494,12 +581,13 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                     };
                     *slot = Self::hold_public(value);
                 }
-                Gate::PairA2B(..) => match self.party {
-                    1 => slot[1] = pair_from_party0.next().unwrap_or_default(),
-                    2 => slot[0] = pair_from_party0.next().unwrap_or_default(),
+                Gate::PairA2B(_, w) => match self.party {
+                    1 => slot[1] = pairs.get(w),
+                    2 => slot[0] = pairs.get(w),
                     _ => {}
                 },
-                _ => slot[1] = products.next().unwrap_or_default(),
+                Gate::And(_, _, w) => slot[1] = products.get(w),
+                _ => slot[1] = products.get(64),
             }
         }
         Ok(())
@@ -509,26 +597,28 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         &mut self,
         openings: &[OutputOpening<'_, Share>],
     ) -> Result<RawOutputs, VmError> {
-        let (me, next, prev) = (
-            self.party,
-            next_of(self.party) as u32,
-            prev_of(self.party) as u32,
-        );
+        let (me, next) = (self.party, next_of(self.party) as u32);
         let learns = |o: &OutputOpening<'_, Share>, p: u32| o.to.is_empty() || o.to.contains(&p);
         // Party p misses component p-1, which party p-1 holds first.
-        let to_next: Vec<u64> = openings
+        let mut to_next = BitWriter::default();
+        for share in openings
             .iter()
             .filter(|o| learns(o, next))
-            .flat_map(|o| o.shares.iter().map(|s| s[0]))
-            .collect();
+            .flat_map(|o| &o.shares)
+        {
+            to_next.put(share[0], 64);
+        }
         let expected: usize = openings
             .iter()
             .filter(|o| learns(o, me))
-            .map(|o| o.shares.len())
+            .map(|o| o.shares.len() * 64)
             .sum();
-        let (_, from_prev) = self.exchange(&[], &to_next, 0, expected)?;
-        let _ = prev;
-        let mut missing = from_prev.into_iter();
+        let (_, from_prev) = self.exchange(BitWriter::default(), to_next, 0, expected)?;
+        let mut reader = BitReader {
+            bytes: &from_prev,
+            bit: 0,
+        };
+        let mut missing = std::iter::from_fn(|| Some(reader.get(64)));
         Ok(openings
             .iter()
             .map(|o| {
@@ -548,5 +638,24 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                 })
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bit_packing_round_trips_mixed_widths() {
+        let values: Vec<(u64, u8)> =
+            vec![(1, 1), (0x1234_5678_9abc_def0, 64), (0b101, 3), (u64::MAX, 64), (0x7f, 7), (0, 1), (0xabcd, 16)];
+        let mut w = BitWriter::default();
+        values.iter().for_each(|&(v, b)| w.put(v, b));
+        let bits: usize = values.iter().map(|&(_, b)| usize::from(b)).sum();
+        assert_eq!(w.bytes.len(), bits.div_ceil(8), "no padding between values");
+        let mut r = BitReader { bytes: &w.bytes, bit: 0 };
+        for &(v, b) in &values {
+            assert_eq!(r.get(b), v & mask(b));
+        }
     }
 }

@@ -93,7 +93,7 @@ struct BitReader<'a> {
 
 impl BitReader<'_> {
     fn get(&mut self, bits: u8) -> u64 {
-        if bits == 64 && self.bit % 8 == 0 {
+        if bits == 64 && self.bit.is_multiple_of(8) {
             let start = self.bit / 8;
             self.bit += 64;
             return self

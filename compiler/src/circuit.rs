@@ -17,6 +17,17 @@ use crate::source::{SourceMap, Span};
 /// An index into [`Circuit::places`].
 pub type PlaceId = u32;
 
+/// What the Boolean building blocks minimize where the two conflict: rounds (the
+/// default: parallel-prefix adders and carry trees) or ANDs (ripple-carry chains).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Goal {
+    /// Fewest rounds.
+    #[default]
+    Depth,
+    /// Fewest ANDs.
+    Size,
+}
+
 /// A compiled circuit, before scheduling.
 #[derive(Clone, Debug, Default)]
 pub struct Circuit {
@@ -34,6 +45,8 @@ pub struct Circuit {
     pub inputs: Vec<InputDesc>,
     /// The program's outputs, in program order.
     pub outputs: Vec<OutputDesc>,
+    /// What passes that rebuild the circuit should minimize.
+    pub goal: Goal,
 }
 
 impl Circuit {
@@ -153,15 +166,28 @@ impl Default for CircuitBuilder {
 }
 
 impl CircuitBuilder {
-    /// An empty builder.
+    /// An empty builder for circuits of the default goal (fewest rounds).
     pub fn new() -> Self {
-        let mut circuit = Circuit::default();
+        Self::with_goal(Goal::Depth)
+    }
+
+    /// An empty builder whose building blocks minimize `goal`.
+    pub fn with_goal(goal: Goal) -> Self {
+        let mut circuit = Circuit {
+            goal,
+            ..Circuit::default()
+        };
         circuit.places.push(Span::default());
         CircuitBuilder {
             circuit,
             dedup: FxHashMap::default(),
             place: 0,
         }
+    }
+
+    /// What the building blocks minimize.
+    pub fn goal(&self) -> Goal {
+        self.circuit.goal
     }
 
     /// Attributes the gates added from now on to `span`.

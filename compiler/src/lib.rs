@@ -40,6 +40,8 @@ pub struct Options {
     pub optimize: bool,
     /// Print the time each phase takes to standard error.
     pub timings: bool,
+    /// Fewest rounds (the default) or fewest ANDs where the two conflict.
+    pub goal: circuit::Goal,
 }
 
 impl Default for Options {
@@ -47,6 +49,7 @@ impl Default for Options {
         Options {
             optimize: true,
             timings: false,
+            goal: circuit::Goal::Depth,
         }
     }
 }
@@ -201,7 +204,7 @@ fn compile_on_this_thread(
         Ok(m) => m,
         Err(diags) => return Err(CompileError::Program(sources, diags)),
     };
-    let (sources, circuit) = sema::elab::Elaborator::run(sources, file, &module.body);
+    let (sources, circuit) = sema::elab::Elaborator::run(sources, file, &module.body, opts.goal);
     let circuit = match circuit {
         Ok(c) => c,
         Err(diags) => return Err(CompileError::Program(sources, diags)),

@@ -647,13 +647,23 @@ mod tests {
 
     #[test]
     fn bit_packing_round_trips_mixed_widths() {
-        let values: Vec<(u64, u8)> =
-            vec![(1, 1), (0x1234_5678_9abc_def0, 64), (0b101, 3), (u64::MAX, 64), (0x7f, 7), (0, 1), (0xabcd, 16)];
+        let values: Vec<(u64, u8)> = vec![
+            (1, 1),
+            (0x1234_5678_9abc_def0, 64),
+            (0b101, 3),
+            (u64::MAX, 64),
+            (0x7f, 7),
+            (0, 1),
+            (0xabcd, 16),
+        ];
         let mut w = BitWriter::default();
         values.iter().for_each(|&(v, b)| w.put(v, b));
         let bits: usize = values.iter().map(|&(_, b)| usize::from(b)).sum();
         assert_eq!(w.bytes.len(), bits.div_ceil(8), "no padding between values");
-        let mut r = BitReader { bytes: &w.bytes, bit: 0 };
+        let mut r = BitReader {
+            bytes: &w.bytes,
+            bit: 0,
+        };
         for &(v, b) in &values {
             assert_eq!(r.get(b), v & mask(b));
         }

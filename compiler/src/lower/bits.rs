@@ -5,7 +5,7 @@
 
 use mpc_bytecode::{mask, Gate, WireId};
 
-use crate::circuit::CircuitBuilder;
+use crate::circuit::{CircuitBuilder, Goal};
 
 /// `x | y` on `w`-bit words (one AND: `x ^ y ^ (x & y)`).
 pub fn or(b: &mut CircuitBuilder, x: WireId, y: WireId, w: u8) -> WireId {
@@ -23,8 +23,19 @@ pub fn mux(b: &mut CircuitBuilder, c: WireId, x: WireId, y: WireId, w: u8) -> Wi
 }
 
 /// The carry out of every bit position of an addition, from the generate (`g`) and
-/// propagate (`p`) words, which must be disjoint. Kogge–Stone: ⌈log2 w⌉ AND levels.
+/// propagate (`p`) words, which must be disjoint. Kogge–Stone: ⌈log2 w⌉ AND levels;
+/// for [`Goal::Size`], a ripple chain: w - 1 ANDs of one bit, w - 1 levels.
 fn carries(b: &mut CircuitBuilder, g: WireId, p: WireId, w: u8) -> WireId {
+    if b.goal() == Goal::Size {
+        let chain = ripple(b, g, p, w);
+        return chain
+            .into_iter()
+            .enumerate()
+            .fold(b.constant(0), |word, (i, c)| {
+                let placed = b.push(Gate::Shl(c, i as u8, w));
+                b.push(Gate::Xor(word, placed, w))
+            });
+    }
     let (mut g, mut p) = (g, p);
     let mut d = 1u8;
     while d < w {
@@ -113,6 +124,9 @@ pub fn negate_if(b: &mut CircuitBuilder, x: WireId, negate: WireId, w: u8) -> Wi
 /// ⌈log2 w⌉ AND levels (a Kogge–Stone prefix, which computes every carry, needs w per
 /// level).
 pub fn carry_out(b: &mut CircuitBuilder, g: WireId, p: WireId, w: u8) -> WireId {
+    if b.goal() == Goal::Size {
+        return ripple(b, g, p, w).pop().unwrap_or_else(|| b.constant(0));
+    }
     let (mut g, mut p, mut n) = (g, p, w);
     while n > 1 {
         let half = n / 2;
@@ -142,6 +156,24 @@ pub fn carry_out(b: &mut CircuitBuilder, g: WireId, p: WireId, w: u8) -> WireId 
         (g, p, n) = (next_g, next_p, half + n % 2);
     }
     g
+}
+
+/// The carry out of each bit, one after the other: carry_i = g_i ^ (p_i & carry_{i-1}).
+fn ripple(b: &mut CircuitBuilder, g: WireId, p: WireId, w: u8) -> Vec<WireId> {
+    let mut chain: Vec<WireId> = Vec::with_capacity(usize::from(w));
+    for i in 0..w {
+        let gi = b.push(Gate::Shr(g, i, 1));
+        let carry = match chain.last() {
+            None => gi,
+            Some(&previous) => {
+                let pi = b.push(Gate::Shr(p, i, 1));
+                let through = b.push(Gate::And(pi, previous, 1));
+                b.push(Gate::Xor(gi, through, 1))
+            }
+        };
+        chain.push(carry);
+    }
+    chain
 }
 
 /// The top bit of `u + v` for `w`-bit words (the sign of a sum of two shares).
@@ -239,49 +271,55 @@ mod tests {
     use crate::interp;
     use mpc_bytecode::Domain;
 
-    /// Builds a two-input Boolean circuit, evaluates it on many pairs, and compares with
-    /// `reference`.
+    /// Builds a two-input Boolean circuit for each goal, evaluates it on many pairs, and
+    /// compares with `reference`.
     fn check(
         w: u8,
         build: impl Fn(&mut CircuitBuilder, WireId, WireId) -> WireId,
         reference: impl Fn(u64, u64) -> u64,
     ) {
-        let mut b = CircuitBuilder::new();
-        // Arithmetic inputs converted to `w`-bit words, so the builder knows their width.
-        let xa = b.push(Gate::Input {
-            party: 0,
-            index: 0,
-            domain: Domain::Arith,
-        });
-        let ya = b.push(Gate::Input {
-            party: 1,
-            index: 0,
-            domain: Domain::Arith,
-        });
-        let x = b.push(Gate::A2B(xa, w));
-        let y = b.push(Gate::A2B(ya, w));
-        let out = build(&mut b, x, y);
-        let c = b.finish();
-        let m = mask(w);
-        let samples = [
-            0,
-            1,
-            2,
-            3,
-            5,
-            7,
-            m,
-            m - 1,
-            m >> 1,
-            (m >> 1) + 1,
-            0x5555_5555_5555_5555 & m,
-            0x0123_4567_89ab_cdef & m,
-        ];
-        // Boolean words never have bits set above their width.
-        for a in samples.map(|v| v & m) {
-            for bb in samples.map(|v| v & m) {
-                let got = interp::eval_wire(&c, &[vec![a], vec![bb]], out).expect("evaluates");
-                assert_eq!(got, reference(a, bb) & m, "w={w} a={a:#x} b={bb:#x}");
+        for goal in [Goal::Depth, Goal::Size] {
+            let mut b = CircuitBuilder::with_goal(goal);
+            // Arithmetic inputs converted to `w`-bit words, so the builder knows their width.
+            let xa = b.push(Gate::Input {
+                party: 0,
+                index: 0,
+                domain: Domain::Arith,
+            });
+            let ya = b.push(Gate::Input {
+                party: 1,
+                index: 0,
+                domain: Domain::Arith,
+            });
+            let x = b.push(Gate::A2B(xa, w));
+            let y = b.push(Gate::A2B(ya, w));
+            let out = build(&mut b, x, y);
+            let c = b.finish();
+            let m = mask(w);
+            let samples = [
+                0,
+                1,
+                2,
+                3,
+                5,
+                7,
+                m,
+                m - 1,
+                m >> 1,
+                (m >> 1) + 1,
+                0x5555_5555_5555_5555,
+                0x0123_4567_89ab_cdef,
+            ];
+            // Boolean words never have bits set above their width.
+            for a in samples.map(|v| v & m) {
+                for bb in samples.map(|v| v & m) {
+                    let got = interp::eval_wire(&c, &[vec![a], vec![bb]], out).expect("evaluates");
+                    assert_eq!(
+                        got,
+                        reference(a, bb) & m,
+                        "{goal:?} w={w} a={a:#x} b={bb:#x}"
+                    );
+                }
             }
         }
     }

@@ -66,7 +66,7 @@ pub fn run(c: Circuit) -> Circuit {
         return c;
     }
     let depths = c.depths();
-    let mut b = CircuitBuilder::new();
+    let mut b = CircuitBuilder::with_goal(c.goal);
     let mut remap: Vec<WireId> = Vec::with_capacity(n);
     for (i, gate) in c.gates.iter().enumerate() {
         b.set_place(c.places[c.origins[i] as usize]);

@@ -28,6 +28,7 @@ pub fn run(c: Circuit) -> Circuit {
         places: c.places,
         inputs: c.inputs,
         outputs: Vec::new(),
+        goal: c.goal,
     };
     let mut remap = vec![WireId(u32::MAX); c.gates.len()];
     for (i, gate) in c.gates.into_iter().enumerate() {

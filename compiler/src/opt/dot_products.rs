@@ -42,7 +42,7 @@ pub fn run(c: Circuit) -> Circuit {
     }
     // A wire stays additive when its only user is an additive sum.
     let absorbed = |w: usize| uses[w] == 1 && user[w] != u32::MAX && additive[user[w] as usize];
-    let mut b = CircuitBuilder::new();
+    let mut b = CircuitBuilder::with_goal(c.goal);
     let mut remap: Vec<WireId> = Vec::with_capacity(n);
     for (i, gate) in c.gates.iter().enumerate() {
         b.set_place(c.places[c.origins[i] as usize]);

@@ -27,7 +27,7 @@ pub fn run(c: Circuit) -> Circuit {
     if !c.gates.iter().enumerate().any(expands) {
         return c;
     }
-    let mut b = CircuitBuilder::new();
+    let mut b = CircuitBuilder::with_goal(c.goal);
     let mut remap: Vec<WireId> = Vec::with_capacity(c.gates.len());
     for (i, gate) in c.gates.iter().enumerate() {
         b.set_place(c.places[c.origins[i] as usize]);

@@ -19,7 +19,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::value::{
     int_range, scalar_type_by_name, ArrayVal, Builtin, FuncVal, ScalarVal, Type, Value, DEFAULT_INT,
 };
-use crate::circuit::{Circuit, CircuitBuilder};
+use crate::circuit::{Circuit, CircuitBuilder, Goal};
 use crate::diagnostics::Diagnostic;
 use crate::lower::{bits, ops};
 use crate::source::{FileId, SourceMap, Span};
@@ -100,15 +100,17 @@ pub struct Elaborator {
 }
 
 impl Elaborator {
-    /// Elaborates the program `main` (already parsed as `body`).
+    /// Elaborates the program `main` (already parsed as `body`), building blocks chosen
+    /// for `goal`.
     pub fn run(
         sources: SourceMap,
         main: FileId,
         body: &[Stmt],
+        goal: Goal,
     ) -> (SourceMap, Result<Circuit, Vec<Diagnostic>>) {
         let mut e = Elaborator {
             sources,
-            b: CircuitBuilder::new(),
+            b: CircuitBuilder::with_goal(goal),
             diags: Vec::new(),
             reported: FxHashSet::default(),
             modules: Vec::new(),

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use mpc_compiler::circuit::Goal;
 use mpc_compiler::{compile_bristol, compile_file, Compiled, Options};
 use mpc_vm::io;
 use mpc_vm::ProtocolKind;
@@ -76,7 +77,7 @@ enum Emit {
     Bristol,
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct CompileArgs {
     /// The program (a Bristol Fashion circuit with `--bristol`).
     file: PathBuf,
@@ -91,6 +92,18 @@ struct CompileArgs {
     /// Print the time each compilation phase takes to standard error.
     #[arg(long)]
     timings: bool,
+    /// Optimize for fewest rounds (`depth`, the default) or fewest ANDs (`size`) where
+    /// the two conflict (adders and comparisons: prefix trees or ripple chains).
+    #[arg(short = 'O', value_name = "GOAL", default_value = "depth", value_parser = parse_goal)]
+    goal: Goal,
+}
+
+fn parse_goal(s: &str) -> Result<Goal, String> {
+    match s {
+        "depth" => Ok(Goal::Depth),
+        "size" => Ok(Goal::Size),
+        _ => Err(format!("`{s}` is not a goal: use `depth` or `size`")),
+    }
 }
 
 fn version() -> String {
@@ -154,6 +167,7 @@ fn compile(args: &CompileArgs) -> Result<Compiled, Failure> {
     let opts = Options {
         optimize: !args.no_opt,
         timings: args.timings,
+        goal: args.goal,
     };
     let compiled = if args.bristol {
         compile_bristol(&args.file, &opts)
@@ -224,13 +238,40 @@ fn run(command: Command) -> Result<(), Failure> {
                         stats.depth,
                     ))
                 }
-            } else if json {
-                emit(&format!(
-                    "{}\n",
-                    serde_json::to_string(&stats).map_err(|e| Failure::program(e.to_string()))?
-                ))
             } else {
-                emit(&format!("{stats}\n"))
+                // Both figures, so the choice between the goals can be seen: the other
+                // goal's circuit is compiled too.
+                let other_goal = if args.goal == Goal::Depth {
+                    Goal::Size
+                } else {
+                    Goal::Depth
+                };
+                let other = compile(&CompileArgs {
+                    goal: other_goal,
+                    timings: false,
+                    ..args.clone()
+                })?
+                .stats();
+                let name = |g: Goal| if g == Goal::Depth { "depth" } else { "size" };
+                if json {
+                    let mut value = serde_json::to_value(&stats)
+                        .map_err(|e| Failure::program(e.to_string()))?;
+                    value["other_goal"] = serde_json::json!({
+                        "goal": name(other_goal),
+                        "and_gates": other.and_gates,
+                        "nonlinear": other.nonlinear,
+                        "depth": other.depth,
+                    });
+                    emit(&format!("{value}\n"))
+                } else {
+                    emit(&format!(
+                        "{stats}\nwith -O {}: and_gates {}, nonlinear {}, depth {}\n",
+                        name(other_goal),
+                        other.and_gates,
+                        other.nonlinear,
+                        other.depth
+                    ))
+                }
             }
         }
         Command::Run {

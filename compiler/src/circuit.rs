@@ -276,6 +276,22 @@ impl CircuitBuilder {
         self.circuit
     }
 
+    /// Finishes a circuit rebuilt from another one by a pass: that circuit's inputs,
+    /// and its outputs reading the new wires `remap` gives for the old ones.
+    pub fn finish_rebuilt(
+        mut self,
+        inputs: Vec<InputDesc>,
+        outputs: Vec<OutputDesc>,
+        remap: &[WireId],
+    ) -> Circuit {
+        self.circuit.inputs = inputs;
+        self.circuit.outputs = outputs
+            .into_iter()
+            .map(|o| o.map_wires(|w| remap[w.index()]))
+            .collect();
+        self.circuit
+    }
+
     /// Adds `gate`, unless an equal gate exists or an identity makes it unnecessary, and
     /// returns the wire with its value.
     pub fn push(&mut self, gate: Gate) -> WireId {

@@ -1,35 +1,9 @@
 //! `mpcc` with Bristol Fashion files: `--bristol` reads a circuit instead of a program
 //! for every command, `build --emit bristol` writes one.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn mpcc(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mpcc"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("mpcc runs")
-}
-
-/// A fresh folder holding the given files.
-fn scratch(name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mpcc-bristol-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    for (file, text) in files {
-        std::fs::write(dir.join(file), text).expect("write");
-    }
-    dir
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{mpcc, scratch, stderr, stdout};
 
 /// The sum of two 2-bit values (carry out dropped) and the AND of their low bits; wire 6
 /// is computed but unused.
@@ -49,7 +23,7 @@ const ADDER2: &str = "\
 #[test]
 fn a_bristol_circuit_checks_runs_and_reports_its_figures() {
     let dir = scratch(
-        "run",
+        "bristol-run",
         &[
             ("add.txt", ADDER2),
             // 3 + 2 = 5 = 0b01 (mod 4), and 1 & 0 = 0.
@@ -95,7 +69,7 @@ fn a_bristol_circuit_checks_runs_and_reports_its_figures() {
 #[test]
 fn a_malformed_file_is_an_error_at_its_line() {
     let bad = ADDER2.replace("2 1 5 4 8 XOR", "2 1 5 9 8 XOR");
-    let dir = scratch("bad", &[("bad.txt", &bad)]);
+    let dir = scratch("bristol-bad", &[("bad.txt", &bad)]);
     let out = mpcc(&["check", "bad.txt", "--bristol"], &dir);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
@@ -119,7 +93,7 @@ output([a[i] & bb[i] for i in range(4)], name=\"masked\")
 output(a[0] | a[1], name=\"any\")
 ";
     let dir = scratch(
-        "export",
+        "bristol-export",
         &[
             ("p.mpc", program),
             // a = [1, 0, 1, 1], b = 0b1101: masked = [1, 0, 1, 1], any = 1.

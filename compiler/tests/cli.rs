@@ -1,42 +1,17 @@
 //! `mpcc` end to end: exit codes, output formats, and the errors a user sees for bad
 //! programs and bad input files.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn mpcc(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mpcc"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("mpcc runs")
-}
-
-/// A fresh folder holding the given files.
-fn scratch(name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mpcc-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    for (file, text) in files {
-        std::fs::write(dir.join(file), text).expect("write");
-    }
-    dir
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{mpcc, scratch, stderr, stdout};
+use std::process::Command;
 
 const SUM: &str = "a = input(sint32, party=0)\nv = input(sint32[2], party=1)\noutput(a + v[0] + v[1], name=\"total\")\noutput(a > v[0], to=[0, 2], name=\"bigger\")\n";
 
 #[test]
 fn run_prints_each_partys_outputs_in_program_order() {
     let dir = scratch(
-        "run",
+        "cli-run",
         &[
             ("p.mpc", SUM),
             ("in.json", r#"{"0": [5], "1": [[10, -2]]}"#),
@@ -69,7 +44,7 @@ fn bad_input_files_name_the_party_position_and_type() {
     ];
     for (i, (inputs, needle)) in cases.iter().enumerate() {
         let dir = scratch(
-            &format!("bad-input-{i}"),
+            &format!("cli-bad-input-{i}"),
             &[("p.mpc", SUM), ("in.json", inputs)],
         );
         let out = mpcc(&["run", "p.mpc", "--inputs", "in.json"], &dir);
@@ -86,7 +61,7 @@ fn bad_input_files_name_the_party_position_and_type() {
 #[test]
 fn compile_errors_exit_1_and_show_the_place() {
     let dir = scratch(
-        "compile-error",
+        "cli-compile-error",
         &[(
             "bad.mpc",
             "x = input(sint, party=0)\nfor i in range(x):\n    pass\n",
@@ -113,7 +88,7 @@ fn compile_errors_exit_1_and_show_the_place() {
 
 #[test]
 fn stats_json_has_the_documented_keys() {
-    let dir = scratch("stats", &[("p.mpc", SUM)]);
+    let dir = scratch("cli-stats", &[("p.mpc", SUM)]);
     let out = mpcc(&["stats", "p.mpc", "--json"], &dir);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
@@ -136,7 +111,7 @@ fn stats_json_has_the_documented_keys() {
 
 #[test]
 fn build_writes_bytecode_that_runs_like_the_source() {
-    let dir = scratch("build", &[("p.mpc", SUM)]);
+    let dir = scratch("cli-build", &[("p.mpc", SUM)]);
     let out = mpcc(&["build", "p.mpc", "-o", "p.mpcb"], &dir);
     assert!(out.status.success(), "{}", stderr(&out));
     let bytes = std::fs::read(dir.join("p.mpcb")).expect("written");
@@ -147,8 +122,7 @@ fn build_writes_bytecode_that_runs_like_the_source() {
 
 #[test]
 fn modules_come_from_the_programs_folder_then_the_standard_library() {
-    let dir = scratch(
-        "modules",
+    let dir = scratch("cli-modules",
         &[
             ("helpers.mpc", "SCALE = 3\ndef triple(x):\n    return x * SCALE\n"),
             ("p.mpc", "import helpers\nfrom stats import dot\nx = input(sint[2], party=0)\noutput(helpers.triple(dot(x, x)), name=\"r\")\n"),
@@ -163,7 +137,7 @@ fn modules_come_from_the_programs_folder_then_the_standard_library() {
 #[test]
 fn import_cycles_and_modules_with_effects_are_errors() {
     let dir = scratch(
-        "cycle",
+        "cli-cycle",
         &[
             ("a.mpc", "import b\ndef f():\n    return 1\n"),
             ("b.mpc", "import a\n"),
@@ -196,7 +170,7 @@ fn import_cycles_and_modules_with_effects_are_errors() {
 
 #[test]
 fn a_closed_pipe_is_not_an_error() {
-    let dir = scratch("pipe", &[("p.mpc", SUM)]);
+    let dir = scratch("cli-pipe", &[("p.mpc", SUM)]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_mpcc"))
         .args(["ir", "p.mpc"])
         .current_dir(&dir)

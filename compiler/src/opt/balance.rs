@@ -104,13 +104,7 @@ pub fn run(c: Circuit) -> Circuit {
         };
         remap.push(new);
     }
-    for input in c.inputs {
-        b.declare_input(input);
-    }
-    for output in c.outputs {
-        b.declare_output(output.map_wires(|w| remap[w.index()]));
-    }
-    b.finish()
+    b.finish_rebuilt(c.inputs, c.outputs, &remap)
 }
 
 /// The operands of the tree rooted at `i` that are not inner nodes, left to right.

@@ -67,13 +67,13 @@ pub fn run(c: Circuit) -> Circuit {
         };
         remap.push(new);
     }
-    for input in c.inputs {
-        b.declare_input(input);
-    }
-    for output in c.outputs {
-        b.declare_output(output.map_wires(|w| remap[opened_bits(w).unwrap_or(w).index()]));
-    }
-    b.finish()
+    // An output computed in bits reads the bits, not their conversion.
+    let outputs = c
+        .outputs
+        .into_iter()
+        .map(|o| o.map_wires(|w| opened_bits(w).unwrap_or(w)))
+        .collect();
+    b.finish_rebuilt(c.inputs, outputs, &remap)
 }
 
 /// The width in bits of each input gate's type (zero for other gates).

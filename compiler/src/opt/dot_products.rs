@@ -64,13 +64,7 @@ pub fn run(c: Circuit) -> Circuit {
         };
         remap.push(new);
     }
-    for input in c.inputs {
-        b.declare_input(input);
-    }
-    for output in c.outputs {
-        b.declare_output(output.map_wires(|w| remap[w.index()]));
-    }
-    b.finish()
+    b.finish_rebuilt(c.inputs, c.outputs, &remap)
 }
 
 #[cfg(test)]

@@ -93,21 +93,13 @@ struct BitReader<'a> {
 
 impl BitReader<'_> {
     fn get(&mut self, bits: u8) -> u64 {
-        if bits == 64 && self.bit.is_multiple_of(8) {
-            let start = self.bit / 8;
-            self.bit += 64;
-            return self
-                .bytes
-                .get(start..start + 8)
-                .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
-        }
-        let mut value = 0u64;
-        for i in 0..u32::from(bits) {
-            let byte = self.bytes.get(self.bit / 8).copied().unwrap_or(0);
-            value |= u64::from((byte >> (self.bit % 8)) & 1) << i;
-            self.bit += 1;
-        }
-        value
+        // Up to 64 bits span at most 9 bytes from any bit offset.
+        let (start, shift) = (self.bit / 8, self.bit % 8);
+        let mut window = [0u8; 16];
+        let available = self.bytes.len().saturating_sub(start).min(9);
+        window[..available].copy_from_slice(&self.bytes[start..start + available]);
+        self.bit += usize::from(bits);
+        ((u128::from_le_bytes(window) >> shift) as u64) & mask(bits)
     }
 }
 
@@ -456,6 +448,27 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                 Gate::Xor(a, b, w) if secret(a) && secret(b) => {
                     let (x, y) = (registers[a.index()], registers[b.index()]);
                     [(x[0] ^ y[0]) & mask(w), (x[1] ^ y[1]) & mask(w)]
+                }
+                // Bit moves act on each component alone.
+                Gate::Shr(a, k, w) if secret(a) => {
+                    let x = registers[a.index()];
+                    [(x[0] >> k) & mask(w), (x[1] >> k) & mask(w)]
+                }
+                Gate::Shl(a, k, w) if secret(a) => {
+                    let x = registers[a.index()];
+                    [(x[0] << k) & mask(w), (x[1] << k) & mask(w)]
+                }
+                Gate::Pext(a, m) if secret(a) => {
+                    let x = registers[a.index()];
+                    [
+                        mpc_bytecode::gate::pext(x[0], m),
+                        mpc_bytecode::gate::pext(x[1], m),
+                    ]
+                }
+                Gate::And(a, b, w) if secret(a) != secret(b) => {
+                    let (x, c) = if secret(a) { (a, b) } else { (b, a) };
+                    let (x, c) = (registers[x.index()], registers[c.index()][0] & mask(w));
+                    [x[0] & c, x[1] & c]
                 }
                 _ => crate::exec::local_value(self, gate, kinds, inputs, registers),
             };

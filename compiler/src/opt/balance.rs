@@ -72,7 +72,7 @@ pub fn run(c: Circuit) -> Circuit {
         b.set_place(c.places[c.origins[i] as usize]);
         let new = match op_of(&c, i) {
             // Inner nodes are rebuilt with their root; their old wire is never read.
-            Some(_) if inner[i] => b.constant(0),
+            Some(_) if inner[i] => WireId(u32::MAX),
             Some(_) => {
                 let mut leaves = Vec::new();
                 collect_leaves(&c, &inner, i, &mut leaves);

@@ -8,6 +8,8 @@ pub mod dead_gates;
 pub mod dot_products;
 pub mod expand_conversions;
 pub mod schedule;
+#[cfg(test)]
+mod snapshots_tests;
 
 use crate::circuit::Circuit;
 
@@ -66,7 +68,8 @@ pub fn run_pipeline(mut c: Circuit, passes: &[Pass]) -> Result<Circuit, String> 
         // Debug builds (and so every test) check after each pass; release builds once,
         // at the end, since the bytecode loader validates the result again anyway.
         if cfg!(debug_assertions) {
-            c.verify().map_err(|e| format!("after pass `{}`: {e}", pass.name))?;
+            c.verify()
+                .map_err(|e| format!("after pass `{}`: {e}", pass.name))?;
         }
     }
     c.verify().map_err(|e| format!("after the passes: {e}"))?;

@@ -3,8 +3,8 @@
 //! Each case is compiled with `mpcc`'s library, then run by three `mpcvm` processes on
 //! 127.0.0.1 (plain TCP), five times. Printed per case: the median online time (from
 //! the first round after input sharing to the last opened output; the slowest party of
-//! each run counts), bytes sent per party, rounds, and the figure of MP-SPDZ's
-//! `replicated-ring-party.x` measured on the same kind of machine (issue 3).
+//! each run counts), bytes sent per party in the online phase, rounds, and the figure
+//! of MP-SPDZ's `replicated-ring-party.x` measured on the same kind of machine.
 //! `MPC_BENCH_RUNS` changes the number of runs; `MPC_BENCH_ONLY` picks one case by
 //! a word of its name.
 
@@ -119,7 +119,7 @@ fn run_once(dir: &Path, program: &Path) -> (f64, [u64; 3], u64) {
             std::fs::read_to_string(dir.join(format!("stats{p}.json"))).expect("stats written");
         let stats: serde_json::Value = serde_json::from_str(&text).expect("stats are JSON");
         online = online.max(stats["online_s"].as_f64().unwrap_or(f64::NAN));
-        *sent = stats["bytes_sent"].as_u64().unwrap_or(0);
+        *sent = stats["online_bytes_sent"].as_u64().unwrap_or(0);
         rounds = stats["rounds"].as_u64().unwrap_or(0);
     }
     (online, bytes, rounds)
@@ -135,7 +135,7 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     println!(
         "{:<42} {:>10} {:>14} {:>8} {:>12} {:>10}",
-        "case", "online s", "bytes/party", "rounds", "nonlinear", "MP-SPDZ s"
+        "case", "online s", "online B/party", "rounds", "nonlinear", "MP-SPDZ s"
     );
     for case in cases() {
         if only.as_deref().is_some_and(|w| !case.name.contains(w)) {

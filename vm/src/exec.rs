@@ -543,6 +543,10 @@ pub struct RunStats {
     pub output_s: f64,
     /// Exchanges with the other parties (rounds that sent messages).
     pub rounds: u64,
+    /// Bytes this party sent in the online phase (after input sharing).
+    pub online_bytes_sent: u64,
+    /// Bytes this party received in the online phase.
+    pub online_bytes_received: u64,
 }
 
 /// Runs `program` as party `transport.party()` with the protocol `kind`, talking to the
@@ -564,6 +568,7 @@ pub fn run_party<T: Transport>(
             let mut protocol = crate::rep3::Rep3::setup(transport)?;
             let raw = execute_timed(program, &mut protocol, my_inputs, &mut stats)?;
             stats.rounds = protocol.exchanges();
+            (stats.online_bytes_sent, stats.online_bytes_received) = protocol.online_bytes();
             Ok((raw, stats))
         }
     }

@@ -37,6 +37,8 @@ pub struct Rep3<'t, T: Transport> {
     /// Stream of `k_{i+1}`, shared with the next party.
     next: ChaCha12Rng,
     exchanges: u64,
+    /// Bytes sent and received by rounds and output openings (not input sharing).
+    online_bytes: (u64, u64),
 }
 
 fn next_of(i: u32) -> usize {
@@ -138,12 +140,18 @@ impl<'t, T: Transport> Rep3<'t, T> {
             mine: ChaCha12Rng::from_seed(key),
             next: ChaCha12Rng::from_seed(next_key),
             exchanges: 1,
+            online_bytes: (0, 0),
         })
     }
 
     /// Exchanges made so far (start-up included).
     pub fn exchanges(&self) -> u64 {
         self.exchanges
+    }
+
+    /// Bytes sent and received after input sharing.
+    pub fn online_bytes(&self) -> (u64, u64) {
+        self.online_bytes
     }
 
     /// Sends `to_prev` to the previous party and `to_next` to the next one; returns what
@@ -160,7 +168,9 @@ impl<'t, T: Transport> Rep3<'t, T> {
         let mut outgoing = vec![Vec::new(); PARTIES as usize];
         outgoing[prev] = to_prev.bytes;
         outgoing[next] = to_next.bytes;
+        self.online_bytes.0 += outgoing.iter().map(|m| m.len() as u64).sum::<u64>();
         let mut incoming = self.transport.exchange(&outgoing)?;
+        self.online_bytes.1 += incoming.iter().map(|m| m.len() as u64).sum::<u64>();
         self.exchanges += 1;
         let round = self.exchanges;
         for (peer, bits) in [(next, from_next), (prev, from_prev)] {

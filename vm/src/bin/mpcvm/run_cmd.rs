@@ -260,6 +260,11 @@ impl Report {
             "  total     sent {:>14} B, received {:>14} B",
             total.bytes_sent, total.bytes_received
         );
+        let _ = writeln!(
+            s,
+            "  online    sent {:>14} B, received {:>14} B (after input sharing)",
+            self.run.online_bytes_sent, self.run.online_bytes_received
+        );
         s
     }
 
@@ -288,6 +293,8 @@ impl Report {
             "rounds": self.run.rounds,
             "bytes_sent": total.bytes_sent,
             "bytes_received": total.bytes_received,
+            "online_bytes_sent": self.run.online_bytes_sent,
+            "online_bytes_received": self.run.online_bytes_received,
             "peers": peers,
         })
     }

@@ -95,6 +95,14 @@ struct BitReader<'a> {
 
 impl BitReader<'_> {
     fn get(&mut self, bits: u8) -> u64 {
+        if bits == 64 && self.bit.is_multiple_of(8) {
+            let start = self.bit / 8;
+            self.bit += 64;
+            return self
+                .bytes
+                .get(start..start + 8)
+                .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
+        }
         // Up to 64 bits span at most 9 bytes from any bit offset.
         let (start, shift) = (self.bit / 8, self.bit % 8);
         let mut window = [0u8; 16];
@@ -188,14 +196,19 @@ impl<'t, T: Transport> Rep3<'t, T> {
         ))
     }
 
-    /// A share of zero, `F(k_i) - F(k_{i+1})`.
-    fn zero(&mut self) -> u64 {
-        self.mine.next_u64().wrapping_sub(self.next.next_u64())
-    }
-
-    /// A Boolean share of zero, `F(k_i) ^ F(k_{i+1})`.
-    fn zero_bits(&mut self) -> u64 {
-        self.mine.next_u64() ^ self.next.next_u64()
+    /// `n` words of each keystream, `F(k_i)` and `F(k_{i+1})`, drawn in bulk: their
+    /// difference (or XOR) is a share of zero. Every party draws the same counts in the
+    /// same order, so the two holders of each key stay in step.
+    fn zero_material(&mut self, n: usize) -> (Vec<u64>, Vec<u64>) {
+        let draw = |stream: &mut ChaCha12Rng| {
+            let mut bytes = vec![0u8; n * 8];
+            stream.fill_bytes(&mut bytes);
+            bytes
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+                .collect::<Vec<u64>>()
+        };
+        (draw(&mut self.mine), draw(&mut self.next))
     }
 
     /// `s` plus the public `c` in component 0 (held by parties 0 and 2).
@@ -229,6 +242,11 @@ impl<'t, T: Transport> Rep3<'t, T> {
             },
         ]
     }
+}
+
+/// The arithmetic share of zero from the two keystreams' words.
+fn zero_arith((mine, next): (u64, u64)) -> u64 {
+    mine.wrapping_sub(next)
 }
 
 /// Gates rep3 computes in a round; everything else must have been compiled away.
@@ -500,6 +518,13 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         // third Boolean component, which both peers need, after everything else.
         let mut pair_shares: Vec<(u64, u8)> = Vec::new();
         let mut pair_bits = 0usize;
+        let fresh = gates
+            .iter()
+            .filter(|g| matches!(g, Gate::Mul(..) | Gate::Reshare(_) | Gate::And(..)))
+            .count();
+        let (mine, next) = self.zero_material(fresh);
+        let mut zeros = mine.iter().zip(&next);
+        let mut zero = || zeros.next().map_or((0, 0), |(a, b)| (*a, *b));
         for (gate, slot) in gates.iter().zip(out.iter_mut()) {
             match *gate {
                 Gate::Mul(a, b) => {
@@ -508,21 +533,21 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                         .wrapping_mul(y[0])
                         .wrapping_add(x[0].wrapping_mul(y[1]))
                         .wrapping_add(x[1].wrapping_mul(y[0]))
-                        .wrapping_add(self.zero());
+                        .wrapping_add(zero_arith(zero()));
                     slot[0] = z;
                     to_prev.put(z, 64);
                     product_bits += 64;
                 }
                 Gate::Reshare(a) => {
-                    let z = registers[a.index()][0].wrapping_add(self.zero());
+                    let z = registers[a.index()][0].wrapping_add(zero_arith(zero()));
                     slot[0] = z;
                     to_prev.put(z, 64);
                     product_bits += 64;
                 }
                 Gate::And(a, b, w) => {
                     let (x, y) = (registers[a.index()], registers[b.index()]);
-                    let z = ((x[0] & y[0]) ^ (x[0] & y[1]) ^ (x[1] & y[0]) ^ self.zero_bits())
-                        & mask(w);
+                    let (r, t) = zero();
+                    let z = ((x[0] & y[0]) ^ (x[0] & y[1]) ^ (x[1] & y[0]) ^ r ^ t) & mask(w);
                     slot[0] = z;
                     to_prev.put(z, w);
                     product_bits += usize::from(w);

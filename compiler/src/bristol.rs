@@ -1212,16 +1212,8 @@ mod tests {
                 public: false,
             });
         }
-        let x = b.push(Gate::Input {
-            party: 0,
-            index: 0,
-            domain: Domain::Arith,
-        });
-        let y = b.push(Gate::Input {
-            party: 1,
-            index: 0,
-            domain: Domain::Arith,
-        });
+        let x = b.test_input(0, 0);
+        let y = b.test_input(1, 0);
         let r = build(&mut b, x, y);
         b.declare_output(OutputDesc {
             name: "r".into(),

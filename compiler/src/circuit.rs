@@ -411,6 +411,18 @@ impl CircuitBuilder {
     }
 }
 
+#[cfg(test)]
+impl CircuitBuilder {
+    /// A secret arithmetic input element (tests build small circuits by hand).
+    pub fn test_input(&mut self, party: u32, index: u32) -> WireId {
+        self.push(Gate::Input {
+            party,
+            index,
+            domain: mpc_bytecode::Domain::Arith,
+        })
+    }
+}
+
 /// Commutative gates with the smaller operand first, so that `a + b` and `b + a` share
 /// one wire.
 fn canonical(gate: Gate) -> Gate {
@@ -511,14 +523,9 @@ pub fn place_line(sources: &SourceMap, c: &Circuit, place: PlaceId) -> (String, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mpc_bytecode::Domain;
 
     fn input(b: &mut CircuitBuilder, party: u32) -> WireId {
-        b.push(Gate::Input {
-            party,
-            index: 0,
-            domain: Domain::Arith,
-        })
+        b.test_input(party, 0)
     }
 
     #[test]

@@ -269,7 +269,6 @@ pub fn divide_unsigned(
 mod tests {
     use super::*;
     use crate::interp;
-    use mpc_bytecode::Domain;
 
     /// Builds a two-input Boolean circuit for each goal, evaluates it on many pairs, and
     /// compares with `reference`.
@@ -281,16 +280,8 @@ mod tests {
         for goal in [Goal::Depth, Goal::Size] {
             let mut b = CircuitBuilder::with_goal(goal);
             // Arithmetic inputs converted to `w`-bit words, so the builder knows their width.
-            let xa = b.push(Gate::Input {
-                party: 0,
-                index: 0,
-                domain: Domain::Arith,
-            });
-            let ya = b.push(Gate::Input {
-                party: 1,
-                index: 0,
-                domain: Domain::Arith,
-            });
+            let xa = b.test_input(0, 0);
+            let ya = b.test_input(1, 0);
             let x = b.push(Gate::A2B(xa, w));
             let y = b.push(Gate::A2B(ya, w));
             let out = build(&mut b, x, y);

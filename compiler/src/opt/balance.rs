@@ -126,20 +126,12 @@ fn collect_leaves(c: &Circuit, inner: &[bool], root: usize, leaves: &mut Vec<Wir
 mod tests {
     use super::*;
     use crate::interp;
-    use mpc_bytecode::{Domain, OutputDesc, Scalar, ValueType};
+    use mpc_bytecode::{OutputDesc, Scalar, ValueType};
 
     #[test]
     fn a_product_chain_becomes_a_balanced_tree() {
         let mut b = CircuitBuilder::new();
-        let xs: Vec<WireId> = (0..16)
-            .map(|i| {
-                b.push(Gate::Input {
-                    party: 0,
-                    index: i,
-                    domain: Domain::Arith,
-                })
-            })
-            .collect();
+        let xs: Vec<WireId> = (0..16).map(|i| b.test_input(0, i)).collect();
         let mut acc = xs[0];
         for x in &xs[1..] {
             acc = b.push(Gate::Mul(acc, *x));

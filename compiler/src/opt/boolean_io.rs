@@ -122,16 +122,8 @@ mod tests {
                 public: false,
             });
         }
-        let x = b.push(Gate::Input {
-            party: 0,
-            index: 0,
-            domain: Domain::Arith,
-        });
-        let y = b.push(Gate::Input {
-            party: 1,
-            index: 0,
-            domain: Domain::Arith,
-        });
+        let x = b.test_input(0, 0);
+        let y = b.test_input(1, 0);
         let (bx, by) = (b.push(Gate::A2B(x, 8)), b.push(Gate::A2B(y, 8)));
         let and = b.push(Gate::And(bx, by, 8));
         let out = b.push(Gate::B2A(and));

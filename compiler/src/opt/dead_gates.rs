@@ -52,21 +52,13 @@ pub fn run(c: Circuit) -> Circuit {
 mod tests {
     use super::*;
     use crate::circuit::CircuitBuilder;
-    use mpc_bytecode::{Domain, Gate, OutputDesc, Scalar, ValueType};
+    use mpc_bytecode::{Gate, OutputDesc, Scalar, ValueType};
 
     #[test]
     fn keeps_exactly_what_outputs_need() {
         let mut b = CircuitBuilder::new();
-        let x = b.push(Gate::Input {
-            party: 0,
-            index: 0,
-            domain: Domain::Arith,
-        });
-        let y = b.push(Gate::Input {
-            party: 1,
-            index: 0,
-            domain: Domain::Arith,
-        });
+        let x = b.test_input(0, 0);
+        let y = b.test_input(1, 0);
         let _unused = b.push(Gate::Mul(x, y));
         let sum = b.push(Gate::Add(x, y));
         let ty = ValueType::Scalar(Scalar::Int {

@@ -71,29 +71,13 @@ pub fn run(c: Circuit) -> Circuit {
 mod tests {
     use super::*;
     use crate::interp;
-    use mpc_bytecode::{Domain, OutputDesc, Scalar, ValueType, WireKind};
+    use mpc_bytecode::{OutputDesc, Scalar, ValueType, WireKind};
 
     #[test]
     fn a_dot_product_is_reshared_once() {
         let mut b = CircuitBuilder::new();
-        let xs: Vec<WireId> = (0..4)
-            .map(|i| {
-                b.push(Gate::Input {
-                    party: 0,
-                    index: i,
-                    domain: Domain::Arith,
-                })
-            })
-            .collect();
-        let ys: Vec<WireId> = (0..4)
-            .map(|i| {
-                b.push(Gate::Input {
-                    party: 1,
-                    index: i,
-                    domain: Domain::Arith,
-                })
-            })
-            .collect();
+        let xs: Vec<WireId> = (0..4).map(|i| b.test_input(0, i)).collect();
+        let ys: Vec<WireId> = (0..4).map(|i| b.test_input(1, i)).collect();
         let products: Vec<WireId> = xs
             .iter()
             .zip(&ys)

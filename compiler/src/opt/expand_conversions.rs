@@ -104,15 +104,11 @@ fn b2a(b: &mut CircuitBuilder, y: WireId, w: u8) -> WireId {
 mod tests {
     use super::*;
     use crate::interp;
-    use mpc_bytecode::{Domain, OutputDesc, Scalar, ValueType};
+    use mpc_bytecode::{OutputDesc, Scalar, ValueType};
 
     fn circuit(build: impl Fn(&mut CircuitBuilder, WireId) -> WireId) -> Circuit {
         let mut b = CircuitBuilder::new();
-        let x = b.push(Gate::Input {
-            party: 0,
-            index: 0,
-            domain: Domain::Arith,
-        });
+        let x = b.test_input(0, 0);
         let out = build(&mut b, x);
         let ty = ValueType::Scalar(Scalar::Int {
             bits: 64,

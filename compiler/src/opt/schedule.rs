@@ -76,22 +76,14 @@ pub fn schedule(c: &Circuit) -> (Vec<Round>, Vec<OutputDesc>) {
 mod tests {
     use super::*;
     use crate::circuit::CircuitBuilder;
-    use mpc_bytecode::{Domain, Gate, Header, OutputDesc, Program, Scalar, ValueType};
+    use mpc_bytecode::{Gate, Header, OutputDesc, Program, Scalar, ValueType};
 
     #[test]
     fn products_wait_for_their_operands_and_wires_follow_execution_order() {
         // out = (x * y + 1) * x: two rounds of multiplication, then opening.
         let mut b = CircuitBuilder::new();
-        let x = b.push(Gate::Input {
-            party: 0,
-            index: 0,
-            domain: Domain::Arith,
-        });
-        let y = b.push(Gate::Input {
-            party: 1,
-            index: 0,
-            domain: Domain::Arith,
-        });
+        let x = b.test_input(0, 0);
+        let y = b.test_input(1, 0);
         let xy = b.push(Gate::Mul(x, y));
         let one = b.constant(1);
         let plus = b.push(Gate::Add(xy, one));

@@ -840,6 +840,25 @@ fn blast(
             }
         }
         Gate::B2A(x) | Gate::Open(x) | Gate::Reshare(x) => v(x).to_vec(),
+        // Component 2 is zero in the clear, so the pair's AND with it is too.
+        Gate::PairAnd(..) => Vec::new(),
+        Gate::PairEq(x, w) => {
+            let x = word(x, w);
+            x.chunks(2)
+                .map(|pair| {
+                    let zeros: Vec<WireId> = pair.iter().map(|&b| bits.not(b)).collect();
+                    match zeros[..] {
+                        [lo, hi] => bits.and(lo, hi),
+                        [lo] => lo,
+                        _ => unreachable!("chunks of one or two"),
+                    }
+                })
+                .collect()
+        }
+        Gate::MulBit(c, x) => {
+            let c = bit_of(v(c), 0, zero);
+            word(x, 64).into_iter().map(|b| bits.and(c, b)).collect()
+        }
         Gate::Pext(x, mask) => (0..64)
             .filter(|i| mask >> i & 1 == 1)
             .map(|i| bit_of(v(x), i, zero))

@@ -329,8 +329,10 @@ impl CircuitBuilder {
             Gate::And(a, b, w) => w.min(self.width(a).min(self.width(b))),
             Gate::Shr(a, k, w) => w.min(self.width(a).saturating_sub(k)),
             Gate::Pext(_, m) => m.count_ones() as u8,
+            Gate::PairEq(_, w) => mpc_bytecode::gate::pairs(w),
             Gate::A2B(_, w)
             | Gate::PairA2B(_, w)
+            | Gate::PairAnd(_, w)
             | Gate::SplitA2B(_, _, w)
             | Gate::Not(_, w)
             | Gate::Shl(_, _, w)
@@ -481,9 +483,10 @@ impl Stats {
                 continue;
             }
             match gate {
-                Gate::And(_, _, w) => s.and_gates += u64::from(*w),
+                Gate::And(_, _, w) | Gate::PairAnd(_, w) => s.and_gates += u64::from(*w),
+                Gate::PairEq(_, w) => s.and_gates += u64::from(mpc_bytecode::gate::pairs(*w)),
                 // A reshared sum of products costs what one product does.
-                Gate::Mul(..) | Gate::Reshare(_) => s.mul_gates += 1,
+                Gate::Mul(..) | Gate::MulBit(..) | Gate::Reshare(_) => s.mul_gates += 1,
                 Gate::A2B(..) | Gate::B2A(_) => s.conversions += 1,
                 _ => s.nonlinear += 1,
             }

@@ -15,8 +15,17 @@
 //! Costs: a multiplication or AND sends one ring element (one word) to the previous
 //! party; an opening sends one component to the next party; input sharing sends one
 //! value to each peer per input element. Each round is one message per peer.
+//!
+//! Three gates combine a word only party 0 knows (`a0 + a1`) or a bit share with a word
+//! the other two know, in one round, by oblivious transfer with the third party as the
+//! helper (see [`Rep3::send_transfers`]): `PairAnd` (the AND of the two words an
+//! arithmetic value splits into, 4 words of traffic), `PairEq` (their equality pair of
+//! bits by pair of bits, 10 bits per pair) and `MulBit` (a shared bit times an
+//! arithmetic value, 6 words, 12 when the value is secret). They save the first round
+//! of comparisons and equality tests, and make a multiplexer one round.
 
-use mpc_bytecode::{mask, Domain, Gate, InputSlot, WireKind};
+use mpc_bytecode::gate::{pairs, pext, EVEN_BITS};
+use mpc_bytecode::{mask, Domain, Gate, InputSlot, WireId, WireKind};
 use rand_chacha::ChaCha12Rng;
 use rand_core::{Rng, SeedableRng};
 
@@ -244,6 +253,301 @@ impl<'t, T: Transport> Rep3<'t, T> {
     }
 }
 
+impl<T: Transport> Rep3<'_, T> {
+    /// The stream of key `k_j`, which this party holds when `j` is its own index or the
+    /// next one.
+    fn key(&mut self, j: u32) -> &mut ChaCha12Rng {
+        debug_assert!(j == self.party || j == next_of(self.party) as u32);
+        if j == self.party {
+            &mut self.mine
+        } else {
+            &mut self.next
+        }
+    }
+
+    /// The next word of key `k_j`'s stream.
+    fn draw(&mut self, j: u32) -> u64 {
+        self.key(j).next_u64()
+    }
+
+    /// The first half of the gates in which a word one party knows meets a word two
+    /// others know through oblivious transfers with the third party as helper
+    /// (`PairAnd`, `PairEq`, `MulBit`): draws their randomness, keeps in `out` what this
+    /// party needs later and writes what its peers need. Returns the bits to expect from
+    /// the next and the previous party.
+    ///
+    /// In every transfer the sender masks each possible answer with its own key from a
+    /// stream it shares with the helper; the helper, who knows the receiver's choice,
+    /// sends the receiver that one key. Each answer is itself masked by a component the
+    /// receiver does not hold, so the receiver learns a uniformly random share.
+    fn send_transfers(
+        &mut self,
+        gates: &[Gate],
+        registers: &[Share],
+        kinds: &[WireKind],
+        out: &mut [Share],
+        to_prev: &mut BitWriter,
+        to_next: &mut BitWriter,
+    ) -> (usize, usize) {
+        let party = self.party;
+        let operand = |w: WireId| held(party, registers[w.index()], kinds[w.index()]);
+        let (mut from_next, mut from_prev) = (0usize, 0usize);
+        for (gate, slot) in gates.iter().zip(out.iter_mut()) {
+            match *gate {
+                // The words are u = a0 + a1 (party 0) and v = a2 (parties 1 and 2); the
+                // result's components 0 and 1 come from k_0 and k_1.
+                Gate::PairAnd(a, w) => {
+                    let (m, x) = (mask(w), operand(a));
+                    match party {
+                        0 => {
+                            let u = x[0].wrapping_add(x[1]) & m;
+                            let (z0, s0) = (self.draw(0) & m, self.draw(0) & m);
+                            let (z1, s1) = (self.draw(1) & m, self.draw(1) & m);
+                            to_next.put(u ^ s0, w);
+                            to_prev.put(u ^ s1, w);
+                            *slot = [z0, z1];
+                        }
+                        1 => {
+                            let (z1, s1) = (self.draw(1) & m, self.draw(1) & m);
+                            to_next.put((x[1] & s1) ^ z1, w);
+                            *slot = [z1, 0];
+                            (from_next, from_prev) =
+                                (from_next + w as usize, from_prev + w as usize);
+                        }
+                        _ => {
+                            let (z0, s0) = (self.draw(0) & m, self.draw(0) & m);
+                            to_prev.put((x[0] & s0) ^ z0, w);
+                            *slot = [0, z0];
+                            (from_next, from_prev) =
+                                (from_next + w as usize, from_prev + w as usize);
+                        }
+                    }
+                }
+                // Party 0 sends each peer the table of the four answers per pair of bits
+                // of u = a0 + a1, and each peer sends the other the key of the entry its
+                // pair of v = -a2 selects.
+                Gate::PairEq(a, w) => {
+                    let g = pairs(w);
+                    let (gm, x) = (mask(g), operand(a));
+                    match party {
+                        0 => {
+                            let (lo, hi) = unzip_pairs(x[0].wrapping_add(x[1]), w);
+                            let r0 = self.draw(0) & gm;
+                            let keys_next: [u64; 4] = std::array::from_fn(|_| self.draw(0) & gm);
+                            let r1 = self.draw(1) & gm;
+                            let keys_prev: [u64; 4] = std::array::from_fn(|_| self.draw(1) & gm);
+                            for j in 0..4 {
+                                let lo_matches = if j & 1 == 1 { lo } else { !lo };
+                                let hi_matches = if j & 2 == 2 { hi } else { !hi };
+                                let entry = (lo_matches & hi_matches & gm) ^ r0 ^ r1;
+                                to_next.put(entry ^ keys_next[j], g);
+                                to_prev.put(entry ^ keys_prev[j], g);
+                            }
+                            *slot = [r0, r1];
+                        }
+                        1 => {
+                            let (lo, hi) = unzip_pairs(x[1].wrapping_neg(), w);
+                            let r1 = self.draw(1) & gm;
+                            let keys: [u64; 4] = std::array::from_fn(|_| self.draw(1) & gm);
+                            to_next.put(select4(&keys, lo, hi), g);
+                            *slot = [r1, 0];
+                            (from_next, from_prev) =
+                                (from_next + g as usize, from_prev + 4 * g as usize);
+                        }
+                        _ => {
+                            let (lo, hi) = unzip_pairs(x[0].wrapping_neg(), w);
+                            let r0 = self.draw(0) & gm;
+                            let keys: [u64; 4] = std::array::from_fn(|_| self.draw(0) & gm);
+                            to_prev.put(select4(&keys, lo, hi), g);
+                            *slot = [0, r0];
+                            (from_next, from_prev) =
+                                (from_next + 4 * g as usize, from_prev + g as usize);
+                        }
+                    }
+                }
+                // c·a = (c0 ^ c1 ^ c2)·(a0 + a1) + (c0 ^ c1 ^ c2)·a2. Term A: party 0
+                // knows a0 + a1 and c0 ^ c1, the choice c2 is known to parties 1 and 2,
+                // who each receive component 2 (components 0 and 1 come from k_0, k_1).
+                // Term B (a secret): party 1 knows a2 and c1 ^ c2, the choice c0 is known
+                // to parties 0 and 2, who each receive component 0 (components 1 and 2
+                // come from k_1, k_2).
+                Gate::MulBit(c, a) => {
+                    let (bits, x) = (operand(c), operand(a));
+                    let (b_first, b_second) = (bits[0] & 1, bits[1] & 1);
+                    let term_b = !kinds[a.index()].is_public();
+                    let answers = |choice_free: u64, value: u64, masks: [u64; 2]| {
+                        [0, 1].map(|e| {
+                            ((choice_free ^ e).wrapping_mul(value))
+                                .wrapping_sub(masks[0])
+                                .wrapping_sub(masks[1])
+                        })
+                    };
+                    match party {
+                        0 => {
+                            let y0 = self.draw(0);
+                            let keys_next = [self.draw(0), self.draw(0)];
+                            let y1 = self.draw(1);
+                            let keys_prev = [self.draw(1), self.draw(1)];
+                            let m = answers(b_first ^ b_second, x[0].wrapping_add(x[1]), [y0, y1]);
+                            for e in 0..2 {
+                                to_next.put(m[e].wrapping_add(keys_next[e]), 64);
+                            }
+                            for e in 0..2 {
+                                to_prev.put(m[e].wrapping_add(keys_prev[e]), 64);
+                            }
+                            *slot = [y0, y1];
+                            if term_b {
+                                let t1 = self.draw(1);
+                                let keys_b = [self.draw(1), self.draw(1)];
+                                to_prev.put(keys_b[b_first as usize], 64);
+                                slot[1] = y1.wrapping_add(t1);
+                                (from_next, from_prev) = (from_next + 128, from_prev + 64);
+                            }
+                        }
+                        1 => {
+                            let y1 = self.draw(1);
+                            let keys_a = [self.draw(1), self.draw(1)];
+                            to_next.put(keys_a[b_second as usize], 64);
+                            *slot = [y1, 0];
+                            (from_next, from_prev) = (from_next + 64, from_prev + 128);
+                            if term_b {
+                                let t1 = self.draw(1);
+                                let keys_for_next = [self.draw(1), self.draw(1)];
+                                let t2 = self.draw(2);
+                                let keys_for_prev = [self.draw(2), self.draw(2)];
+                                let n = answers(b_first ^ b_second, x[1], [t1, t2]);
+                                for e in 0..2 {
+                                    to_prev.put(n[e].wrapping_add(keys_for_prev[e]), 64);
+                                }
+                                for e in 0..2 {
+                                    to_next.put(n[e].wrapping_add(keys_for_next[e]), 64);
+                                }
+                                *slot = [y1.wrapping_add(t1), t2];
+                            }
+                        }
+                        _ => {
+                            let y0 = self.draw(0);
+                            let keys_a = [self.draw(0), self.draw(0)];
+                            to_prev.put(keys_a[b_first as usize], 64);
+                            *slot = [0, y0];
+                            (from_next, from_prev) = (from_next + 128, from_prev + 64);
+                            if term_b {
+                                let t2 = self.draw(2);
+                                let keys_b = [self.draw(2), self.draw(2)];
+                                to_next.put(keys_b[b_second as usize], 64);
+                                slot[0] = t2;
+                                (from_next, from_prev) = (from_next + 64, from_prev + 128);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        (from_next, from_prev)
+    }
+
+    /// The second half of [`Self::send_transfers`]: completes each result from what the
+    /// sender and the helper sent.
+    fn receive_transfers(
+        &self,
+        gates: &[Gate],
+        registers: &[Share],
+        kinds: &[WireKind],
+        out: &mut [Share],
+        from_next: &mut BitReader<'_>,
+        from_prev: &mut BitReader<'_>,
+    ) {
+        let party = self.party;
+        let operand = |w: WireId| held(party, registers[w.index()], kinds[w.index()]);
+        for (gate, slot) in gates.iter().zip(out.iter_mut()) {
+            match (*gate, party) {
+                (Gate::PairAnd(a, w), 1) => {
+                    let (masked_u, correction) = (from_prev.get(w), from_next.get(w));
+                    slot[1] = ((operand(a)[1] & masked_u) ^ correction ^ slot[0]) & mask(w);
+                }
+                (Gate::PairAnd(a, w), 2) => {
+                    let (masked_u, correction) = (from_next.get(w), from_prev.get(w));
+                    slot[0] = ((operand(a)[0] & masked_u) ^ correction ^ slot[1]) & mask(w);
+                }
+                (Gate::PairEq(a, w), 1) => {
+                    let g = pairs(w);
+                    let table: [u64; 4] = std::array::from_fn(|_| from_prev.get(g));
+                    let key = from_next.get(g);
+                    let (lo, hi) = unzip_pairs(operand(a)[1].wrapping_neg(), w);
+                    slot[1] = (select4(&table, lo, hi) ^ key) & mask(g);
+                }
+                (Gate::PairEq(a, w), 2) => {
+                    let g = pairs(w);
+                    let table: [u64; 4] = std::array::from_fn(|_| from_next.get(g));
+                    let key = from_prev.get(g);
+                    let (lo, hi) = unzip_pairs(operand(a)[0].wrapping_neg(), w);
+                    slot[0] = (select4(&table, lo, hi) ^ key) & mask(g);
+                }
+                (Gate::MulBit(c, a), _) => {
+                    let bits = operand(c);
+                    let (b_first, b_second) = ((bits[0] & 1) as usize, (bits[1] & 1) as usize);
+                    let term_b = !kinds[a.index()].is_public();
+                    let take = |reader: &mut BitReader<'_>, choice: usize, key: u64| {
+                        let answers = [reader.get(64), reader.get(64)];
+                        answers[choice].wrapping_sub(key)
+                    };
+                    match party {
+                        0 if term_b => {
+                            let key = from_prev.get(64);
+                            let t0 = take(from_next, b_first, key);
+                            slot[0] = slot[0].wrapping_add(t0);
+                        }
+                        0 => {}
+                        1 => {
+                            let key = from_next.get(64);
+                            let y2 = take(from_prev, b_second, key);
+                            slot[1] = slot[1].wrapping_add(y2);
+                        }
+                        _ => {
+                            let answers_a = [from_next.get(64), from_next.get(64)];
+                            let key_a = from_prev.get(64);
+                            let y2 = answers_a[b_first].wrapping_sub(key_a);
+                            slot[0] = slot[0].wrapping_add(y2);
+                            if term_b {
+                                let key_b = from_next.get(64);
+                                let t0 = take(from_prev, b_second, key_b);
+                                slot[1] = slot[1].wrapping_add(t0);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The components `party` holds of the operand in `register`: a public value `c`
+/// stands for `(c, 0, 0)`.
+fn held(party: u32, register: Share, kind: WireKind) -> Share {
+    if !kind.is_public() {
+        return register;
+    }
+    match party {
+        0 => [register[0], 0],
+        1 => [0, 0],
+        _ => [0, register[0]],
+    }
+}
+
+/// Bit `i` of `words[2·hi_i + lo_i]` for every bit position `i`.
+fn select4(words: &[u64; 4], lo: u64, hi: u64) -> u64 {
+    (words[0] & !lo & !hi) | (words[1] & lo & !hi) | (words[2] & !lo & hi) | (words[3] & lo & hi)
+}
+
+/// The low and the high bits of the pairs of bits of the low `w` bits of `x`, each
+/// packed toward bit 0.
+fn unzip_pairs(x: u64, w: u8) -> (u64, u64) {
+    let x = x & mask(w);
+    (pext(x, EVEN_BITS), pext(x, EVEN_BITS << 1))
+}
+
 /// The arithmetic share of zero from the two keystreams' words.
 fn zero_arith((mine, next): (u64, u64)) -> u64 {
     mine.wrapping_sub(next)
@@ -253,7 +557,14 @@ fn zero_arith((mine, next): (u64, u64)) -> u64 {
 fn supported_interactive(gate: &Gate) -> bool {
     matches!(
         gate,
-        Gate::Mul(..) | Gate::And(..) | Gate::Open(_) | Gate::PairA2B(..) | Gate::Reshare(_)
+        Gate::Mul(..)
+            | Gate::And(..)
+            | Gate::Open(_)
+            | Gate::PairA2B(..)
+            | Gate::Reshare(_)
+            | Gate::PairAnd(..)
+            | Gate::PairEq(..)
+            | Gate::MulBit(..)
     )
 }
 
@@ -435,6 +746,8 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                     .wrapping_add(x[1].wrapping_mul(y[0])),
                 0,
             ],
+            (Gate::MulBit(..), P(c), S(x)) if c & 1 == 1 => x,
+            (Gate::MulBit(..), P(_), S(_)) => [0, 0],
             (Gate::SplitA2B(_, k, w), S(x), _) => self.component(x, k, mask(w)),
             (Gate::SplitB2A(_, k, w), S(x), _) => self.component(x, k, mask(w)),
             // The executor computes all-public gates itself, and `check_program` keeps
@@ -518,6 +831,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         // third Boolean component, which both peers need, after everything else.
         let mut pair_shares: Vec<(u64, u8)> = Vec::new();
         let mut pair_bits = 0usize;
+        let mut transfers = false;
         let fresh = gates
             .iter()
             .filter(|g| matches!(g, Gate::Mul(..) | Gate::Reshare(_) | Gate::And(..)))
@@ -572,6 +886,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                         _ => [0, self.next.next_u64() & m],
                     };
                 }
+                Gate::PairAnd(..) | Gate::PairEq(..) | Gate::MulBit(..) => transfers = true,
                 _ => {
                     return Err(VmError::Protocol {
                         protocol: "rep3",
@@ -585,20 +900,27 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
             to_next.put(value, w);
         }
         // Party 0 is the next party of party 2 and the previous one of party 1.
-        let from_next_bits = product_bits
-            + if next_of(self.party) == 0 {
-                pair_bits
-            } else {
-                0
-            };
-        let from_prev_bits = open_bits
-            + if prev_of(self.party) == 0 {
-                pair_bits
-            } else {
-                0
-            };
-        let (from_next, from_prev) =
-            self.exchange(to_prev, to_next, from_next_bits, from_prev_bits)?;
+        let pairs_from_next = if next_of(self.party) == 0 {
+            pair_bits
+        } else {
+            0
+        };
+        let pairs_from_prev = if prev_of(self.party) == 0 {
+            pair_bits
+        } else {
+            0
+        };
+        let (transfers_from_next, transfers_from_prev) = if transfers {
+            self.send_transfers(gates, registers, kinds, out, &mut to_prev, &mut to_next)
+        } else {
+            (0, 0)
+        };
+        let (from_next, from_prev) = self.exchange(
+            to_prev,
+            to_next,
+            product_bits + pairs_from_next + transfers_from_next,
+            open_bits + pairs_from_prev + transfers_from_prev,
+        )?;
         let mut products = BitReader {
             bytes: &from_next,
             bit: 0,
@@ -635,8 +957,20 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                     _ => {}
                 },
                 Gate::And(_, _, w) => slot[1] = products.get(w),
-                _ => slot[1] = products.get(64),
+                Gate::Mul(..) | Gate::Reshare(_) => slot[1] = products.get(64),
+                _ => {}
             }
+        }
+        if transfers {
+            let mut from_next = BitReader {
+                bytes: &from_next,
+                bit: product_bits + pairs_from_next,
+            };
+            let mut from_prev = BitReader {
+                bytes: &from_prev,
+                bit: open_bits + pairs_from_prev,
+            };
+            self.receive_transfers(gates, registers, kinds, out, &mut from_next, &mut from_prev);
         }
         Ok(())
     }

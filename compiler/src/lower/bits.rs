@@ -94,11 +94,17 @@ pub fn less_unsigned(b: &mut CircuitBuilder, x: WireId, y: WireId, w: u8) -> Wir
 /// Whether the `w`-bit word `x` is zero, as one bit: a balanced AND tree over the
 /// complemented bits (w - 1 ANDs, depth ⌈log2 w⌉).
 pub fn is_zero(b: &mut CircuitBuilder, x: WireId, w: u8) -> WireId {
-    let padded = (w as u32).next_power_of_two().min(64) as u8;
     let complement = b.push(Gate::Not(x, w));
+    all_set(b, complement, w)
+}
+
+/// Whether every bit of the `w`-bit word `x` is set, as one bit: a balanced AND tree
+/// (w - 1 ANDs, depth ⌈log2 w⌉).
+pub fn all_set(b: &mut CircuitBuilder, x: WireId, w: u8) -> WireId {
+    let padded = (w as u32).next_power_of_two().min(64) as u8;
     // Padding bits are ones so that they do not disturb the AND.
     let padding = b.constant(mask(padded) ^ mask(w));
-    let mut t = b.push(Gate::Xor(complement, padding, padded));
+    let mut t = b.push(Gate::Xor(x, padding, padded));
     let mut width = padded;
     while width > 1 {
         let half = width / 2;
@@ -176,8 +182,9 @@ fn ripple(b: &mut CircuitBuilder, g: WireId, p: WireId, w: u8) -> Vec<WireId> {
     chain
 }
 
-/// The top bit of `u + v` for `w`-bit words (the sign of a sum of two shares).
-pub fn sum_top_bit(b: &mut CircuitBuilder, u: WireId, v: WireId, w: u8) -> WireId {
+/// The top bit of `u + v` for `w`-bit words (the sign of a sum of two shares), given
+/// `uv = u & v` (which a protocol may compute with the words themselves).
+pub fn sum_top_bit(b: &mut CircuitBuilder, u: WireId, v: WireId, uv: WireId, w: u8) -> WireId {
     let top_u = b.push(Gate::Shr(u, w - 1, 1));
     let top_v = b.push(Gate::Shr(v, w - 1, 1));
     let top = b.push(Gate::Xor(top_u, top_v, 1));
@@ -186,7 +193,7 @@ pub fn sum_top_bit(b: &mut CircuitBuilder, u: WireId, v: WireId, w: u8) -> WireI
     }
     let low_u = b.push(Gate::Shr(u, 0, w - 1));
     let low_v = b.push(Gate::Shr(v, 0, w - 1));
-    let g = b.push(Gate::And(low_u, low_v, w - 1));
+    let g = b.push(Gate::Shr(uv, 0, w - 1));
     let p = b.push(Gate::Xor(low_u, low_v, w - 1));
     let carry = carry_out(b, g, p, w - 1);
     b.push(Gate::Xor(top, carry, 1))
@@ -398,7 +405,10 @@ mod tests {
             );
             check(
                 w,
-                |b, x, y| sum_top_bit(b, x, y, w),
+                |b, x, y| {
+                    let xy = b.push(Gate::And(x, y, w));
+                    sum_top_bit(b, x, y, xy, w)
+                },
                 |a, c| a.wrapping_add(c) >> (w - 1) & 1,
             );
             for k in [0, 1, 5, mask(w), 0x8000_0000_0000_0000 & mask(w)] {

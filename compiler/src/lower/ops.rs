@@ -85,17 +85,22 @@ pub fn shift(b: &mut CircuitBuilder, op: BinOp, s: Scalar, x: WireId, k: u64) ->
     b.push(Gate::B2A(shifted))
 }
 
-/// A secret arithmetic value's low `w` bits as two Boolean words whose sum it is:
-/// components 0 + 1 (which party 0 shares, one message) and component 2 (local).
-fn two_words(b: &mut CircuitBuilder, x: WireId, w: u8) -> (WireId, WireId) {
-    (b.push(Gate::PairA2B(x, w)), b.push(Gate::SplitA2B(x, 2, w)))
+/// A secret arithmetic value's low `w` bits as two Boolean words whose sum it is, and
+/// their AND, all in one round: components 0 + 1 (which party 0 shares) and component
+/// 2 (local).
+fn two_words(b: &mut CircuitBuilder, x: WireId, w: u8) -> [WireId; 3] {
+    [
+        b.push(Gate::PairA2B(x, w)),
+        b.push(Gate::SplitA2B(x, 2, w)),
+        b.push(Gate::PairAnd(x, w)),
+    ]
 }
 
 /// The top bit of the low `w` bits of an arithmetic value: the sign of a signed one.
-/// Depth 2 + ⌈log2(w - 1)⌉ (8 for 64 bits), about 3w ANDs.
+/// Depth 1 + ⌈log2(w - 1)⌉ (7 for 64 bits), about 3w ANDs.
 fn top_bit(b: &mut CircuitBuilder, x: WireId, w: u8) -> WireId {
-    let (u, v) = two_words(b, x, w);
-    bits::sum_top_bit(b, u, v, w)
+    let [u, v, uv] = two_words(b, x, w);
+    bits::sum_top_bit(b, u, v, uv, w)
 }
 
 /// The sign bit of a signed value, as a `bool` wire.
@@ -128,8 +133,9 @@ fn less(b: &mut CircuitBuilder, s: Scalar, x: WireId, y: WireId) -> WireId {
 }
 
 /// `x == y` as a `bool` wire: `x - y = c0 + c1 + c2` is zero exactly when the Boolean
-/// words `c0 + c1` and `-c2` are equal, so one reshare and a zero test (w - 1 ANDs,
-/// depth 1 + ⌈log2 w⌉) suffice.
+/// words `c0 + c1` and `-c2` are equal. Comparing them pair of bits by pair of bits
+/// takes the round in which party 0 shares its word (`PairEq`), and an AND tree over
+/// the pairs the rest: w - 1 ANDs, depth ⌈log2 w⌉.
 fn equal(b: &mut CircuitBuilder, s: Scalar, x: WireId, y: WireId) -> WireId {
     if s == Scalar::Bool {
         let differ = b.push(Gate::Xor(x, y, 1));
@@ -137,11 +143,8 @@ fn equal(b: &mut CircuitBuilder, s: Scalar, x: WireId, y: WireId) -> WireId {
     }
     let w = width(s);
     let diff = b.push(Gate::Sub(x, y));
-    let minus = b.push(Gate::Neg(diff));
-    let pair = b.push(Gate::PairA2B(diff, w));
-    let third = b.push(Gate::SplitA2B(minus, 2, w));
-    let differ = b.push(Gate::Xor(pair, third, w));
-    bits::is_zero(b, differ, w)
+    let pairs_equal = b.push(Gate::PairEq(diff, w));
+    bits::all_set(b, pairs_equal, mpc_bytecode::gate::pairs(w))
 }
 
 /// For an integer index: one `bool` wire per position `0..len`, set where the index
@@ -149,8 +152,7 @@ fn equal(b: &mut CircuitBuilder, s: Scalar, x: WireId, y: WireId) -> WireId {
 /// split into two Boolean words once; each position then costs a zero test.
 pub fn index_matches(b: &mut CircuitBuilder, s: Scalar, index: WireId, len: usize) -> Vec<WireId> {
     let w = width(s);
-    let (u, v) = two_words(b, index, w);
-    let uv = b.push(Gate::And(u, v, w));
+    let [u, v, uv] = two_words(b, index, w);
     let (lo, hi) = if s.is_signed() {
         (-(1i128 << (w - 1)), (1i128 << (w - 1)) - 1)
     } else {
@@ -206,8 +208,7 @@ pub fn select(b: &mut CircuitBuilder, s: Scalar, c: WireId, x: WireId, y: WireId
         return bits::mux(b, c, x, y, 1);
     }
     let diff = b.push(Gate::Sub(x, y));
-    let c_arith = b.push(Gate::B2A(c));
-    let chosen = b.push(Gate::Mul(c_arith, diff));
+    let chosen = b.push(Gate::MulBit(c, diff));
     b.push(Gate::Add(y, chosen))
 }
 

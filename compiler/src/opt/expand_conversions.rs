@@ -7,8 +7,8 @@
 //! - `A2B(x, w)`: the three arithmetic share components, each known to two parties, are
 //!   Boolean-shared locally and added: one carry-save level (one AND) and a parallel
 //!   prefix adder (⌈log2 w⌉ + 1 ANDs): depth ⌈log2 w⌉ + 2.
-//! - `B2A(y)`: each bit is injected as `b0 ⊕ b1 ⊕ b2 = u + b2 - 2·u·b2` with
-//!   `u = b0 + b1 - 2·b0·b1`: two products per bit, depth 2.
+//! - `B2A(y)`: each bit times its place value is one bit injection (`MulBit`): depth 1,
+//!   and the same traffic as the two products per bit that `b0 ⊕ b1 ⊕ b2` would take.
 //! - `Trunc(x, k)`: exact, as `B2A(Sar(A2B(x), k))`.
 //!
 //! In the clear a value is its component 0 and the other components are zero, so the
@@ -68,22 +68,11 @@ fn a2b(b: &mut CircuitBuilder, x: WireId, w: u8) -> WireId {
 
 /// A secret `w`-bit Boolean word as an arithmetic value (zero above bit `w`).
 fn b2a(b: &mut CircuitBuilder, y: WireId, w: u8) -> WireId {
-    let two = b.constant(2);
-    let xor = |b: &mut CircuitBuilder, p: WireId, q: WireId| {
-        // p ⊕ q = p + q - 2pq for bits held as integers.
-        let pq = b.push(Gate::Mul(p, q));
-        let twice = b.push(Gate::Mul(pq, two));
-        let sum = b.push(Gate::Add(p, q));
-        b.push(Gate::Sub(sum, twice))
-    };
     let terms: Vec<WireId> = (0..w)
         .map(|i| {
             let bit = b.push(Gate::Shr(y, i, 1));
-            let [t0, t1, t2] = [0, 1, 2].map(|k| b.push(Gate::SplitB2A(bit, k, 1)));
-            let u = xor(b, t0, t1);
-            let value = xor(b, u, t2);
             let place = b.constant(1u64 << i);
-            b.push(Gate::Mul(value, place))
+            b.push(Gate::MulBit(bit, place))
         })
         .collect();
     let mut level = terms;
@@ -171,7 +160,7 @@ mod tests {
             let bit = b.push(Gate::A2B(x, 1));
             b.push(Gate::B2A(bit))
         }));
-        // One bit has no carries: its A2B is local, and the injection takes two rounds.
-        assert_eq!(c.depths().into_iter().max(), Some(2));
+        // One bit has no carries: its A2B is local, and the injection takes one round.
+        assert_eq!(c.depths().into_iter().max(), Some(1));
     }
 }

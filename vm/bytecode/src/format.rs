@@ -403,7 +403,8 @@ impl Program {
                     let expected = gate.operand_domain();
                     let domain_ok = gate
                         .operands()
-                        .all(|w| expected.accepts(kinds[w.index()], gate));
+                        .enumerate()
+                        .all(|(i, w)| expected.accepts(kinds[w.index()], gate, i));
                     let additive_product = matches!(*gate, Gate::Mul(a, b)
                         if kinds[a.index()] == WireKind::Additive && !kinds[b.index()].is_public()
                             || kinds[b.index()] == WireKind::Additive && !kinds[a.index()].is_public());

@@ -141,6 +141,24 @@ pub enum Gate {
     MulLocal(WireId, WireId),
     /// Turns additive terms back into a sharing every later gate can use: a round.
     Reshare(WireId),
+    /// `PairA2B(a, w) & SplitA2B(a, 2, w)`, computed in the same round as the pair: party
+    /// 0 knows the first word, parties 1 and 2 the second, so each of them learns a
+    /// masked copy of the first and the other sends the matching correction. This is the
+    /// "generate" word of the adder that sums the two words, one round earlier than an
+    /// `And` would give it. In the clear it is zero (component 2 is).
+    PairAnd(WireId, u8),
+    /// Pairwise equality of the two words whose difference is `a`: bit `i` of the
+    /// result (of `⌈w/2⌉` bits) is set when bits `2i` and `2i + 1` of `PairA2B(a, w)`
+    /// equal those of `SplitA2B(Neg(a), 2, w)`. Party 0 sends each peer a masked table of
+    /// the four answers per pair and the other peer the key of the right entry, so the
+    /// first level of a zero test costs no round of its own. Every bit set means
+    /// `a ≡ 0 (mod 2^w)`; single bits depend on the sharing, and in the clear bit `i` is
+    /// whether bits `2i` and `2i + 1` of `a` are zero.
+    PairEq(WireId, u8),
+    /// `c * a` for a one-bit Boolean `c` and an arithmetic `a` (bit injection): one
+    /// round, with oblivious transfers in which the third party plays the helper. A
+    /// multiplexer or a bit's conversion to arithmetic costs one round instead of two.
+    MulBit(WireId, WireId),
 }
 
 // 10^7 gates must stay well under 1 GiB; a variant that grows the enum should fail here.
@@ -155,10 +173,18 @@ pub const fn mask(w: u8) -> u64 {
     }
 }
 
+/// Bits 0, 2, 4, …
+pub const EVEN_BITS: u64 = 0x5555_5555_5555_5555;
+
+/// The number of bit pairs in a `w`-bit word (the width of a `PairEq` result).
+pub const fn pairs(w: u8) -> u8 {
+    w.div_ceil(2)
+}
+
 /// The bits of `a` selected by `m`, packed toward bit 0 in order.
 pub fn pext(a: u64, m: u64) -> u64 {
     // The masks of carry trees pick every other bit: unzip those with five shifts.
-    const EVEN: u64 = 0x5555_5555_5555_5555;
+    const EVEN: u64 = EVEN_BITS;
     let even_prefix = |m: u64| m & !EVEN == 0 && (m | !EVEN).wrapping_add(1) & m == 0;
     if even_prefix(m) {
         return unzip_even(a & m);
@@ -217,12 +243,17 @@ pub enum OperandDomain {
     Bool,
     /// Either (only `Open`).
     Any,
+    /// A Boolean first operand and an arithmetic second one (only `MulBit`).
+    BoolThenArith,
 }
 
 impl OperandDomain {
-    /// Whether a secret operand of `kind` suits gate `gate` expecting this domain.
-    pub fn accepts(self, kind: WireKind, gate: &Gate) -> bool {
+    /// Whether a secret operand of `kind` suits gate `gate` expecting this domain, as
+    /// operand number `position`.
+    pub fn accepts(self, kind: WireKind, gate: &Gate, position: usize) -> bool {
         match (self, kind) {
+            (OperandDomain::BoolThenArith, WireKind::Bool) => position == 0,
+            (OperandDomain::BoolThenArith, WireKind::Arith) => position == 1,
             (_, WireKind::Public) => true,
             // Additive terms only flow through sums and scalings into a reshare.
             (OperandDomain::Arith, WireKind::Additive) => matches!(
@@ -254,12 +285,15 @@ impl Gate {
             | Gate::SplitA2B(a, _, _)
             | Gate::SplitB2A(a, _, _)
             | Gate::PairA2B(a, _)
+            | Gate::PairAnd(a, _)
+            | Gate::PairEq(a, _)
             | Gate::Pext(a, _)
             | Gate::Reshare(a) => (Some(a), None),
             Gate::Add(a, b)
             | Gate::Sub(a, b)
             | Gate::Mul(a, b)
             | Gate::MulLocal(a, b)
+            | Gate::MulBit(a, b)
             | Gate::Xor(a, b, _)
             | Gate::And(a, b, _) => (Some(a), Some(b)),
         };
@@ -288,6 +322,9 @@ impl Gate {
             Gate::SplitA2B(a, k, w) => Gate::SplitA2B(f(a), k, w),
             Gate::SplitB2A(a, k, w) => Gate::SplitB2A(f(a), k, w),
             Gate::PairA2B(a, w) => Gate::PairA2B(f(a), w),
+            Gate::PairAnd(a, w) => Gate::PairAnd(f(a), w),
+            Gate::PairEq(a, w) => Gate::PairEq(f(a), w),
+            Gate::MulBit(a, b) => Gate::MulBit(f(a), f(b)),
             Gate::Pext(a, m) => Gate::Pext(f(a), m),
             Gate::MulLocal(a, b) => Gate::MulLocal(f(a), f(b)),
             Gate::Reshare(a) => Gate::Reshare(f(a)),
@@ -304,7 +341,12 @@ impl Gate {
             | Gate::MulLocal(..)
             | Gate::Reshare(_)
             | Gate::Trunc(..) => OperandDomain::Arith,
-            Gate::A2B(..) | Gate::SplitA2B(..) | Gate::PairA2B(..) => OperandDomain::Arith,
+            Gate::A2B(..)
+            | Gate::SplitA2B(..)
+            | Gate::PairA2B(..)
+            | Gate::PairAnd(..)
+            | Gate::PairEq(..) => OperandDomain::Arith,
+            Gate::MulBit(..) => OperandDomain::BoolThenArith,
             Gate::Xor(..)
             | Gate::And(..)
             | Gate::Not(..)
@@ -347,6 +389,7 @@ impl Gate {
             | Gate::Trunc(..)
             | Gate::B2A(_)
             | Gate::SplitB2A(..)
+            | Gate::MulBit(..)
             | Gate::Reshare(_) => WireKind::Arith,
             Gate::Xor(..)
             | Gate::And(..)
@@ -358,6 +401,8 @@ impl Gate {
             | Gate::A2B(..)
             | Gate::SplitA2B(..)
             | Gate::PairA2B(..)
+            | Gate::PairAnd(..)
+            | Gate::PairEq(..)
             | Gate::Pext(..) => WireKind::Bool,
         }
     }
@@ -372,6 +417,9 @@ impl Gate {
             | Gate::B2A(a)
             | Gate::Open(a)
             | Gate::PairA2B(a, _)
+            | Gate::PairAnd(a, _)
+            | Gate::PairEq(a, _)
+            | Gate::MulBit(a, _)
             | Gate::Reshare(a) => !kinds(a).is_public(),
             _ => false,
         }
@@ -395,7 +443,9 @@ impl Gate {
             | Gate::A2B(_, w)
             | Gate::SplitA2B(_, _, w)
             | Gate::SplitB2A(_, _, w)
-            | Gate::PairA2B(_, w) => (Some(w), None),
+            | Gate::PairA2B(_, w)
+            | Gate::PairAnd(_, w)
+            | Gate::PairEq(_, w) => (Some(w), None),
             Gate::Shl(_, k, w) | Gate::Shr(_, k, w) | Gate::Sar(_, k, w) => (Some(w), Some(k)),
             Gate::Trunc(_, k) => (None, Some(k)),
             _ => (None, None),
@@ -451,6 +501,13 @@ impl Gate {
                 }
             }
             Gate::PairA2B(_, w) => a & mask(w),
+            Gate::PairAnd(..) => 0,
+            Gate::PairEq(_, w) => {
+                let a = a & mask(w);
+                let pair_is_zero = !(a | (a >> 1));
+                pext(pair_is_zero, mask(w) & EVEN_BITS)
+            }
+            Gate::MulBit(..) => (a & 1).wrapping_mul(b),
             Gate::Pext(_, m) => pext(a, m),
         }
     }
@@ -479,6 +536,9 @@ impl Gate {
             Gate::SplitA2B(..) => "split_a2b",
             Gate::SplitB2A(..) => "split_b2a",
             Gate::PairA2B(..) => "pair_a2b",
+            Gate::PairAnd(..) => "pair_and",
+            Gate::PairEq(..) => "pair_eq",
+            Gate::MulBit(..) => "mul_bit",
             Gate::Pext(..) => "pext",
             Gate::MulLocal(..) => "mul_local",
             Gate::Reshare(_) => "reshare",
@@ -506,7 +566,11 @@ impl fmt::Display for Gate {
                 write!(f, "{name} p{party}[{index}] {d}")
             }
             Gate::PublicInput { party, index } => write!(f, "{name} p{party}[{index}]"),
-            Gate::Add(a, b) | Gate::Sub(a, b) | Gate::Mul(a, b) | Gate::MulLocal(a, b) => {
+            Gate::Add(a, b)
+            | Gate::Sub(a, b)
+            | Gate::Mul(a, b)
+            | Gate::MulLocal(a, b)
+            | Gate::MulBit(a, b) => {
                 write!(f, "{name} {a} {b}")
             }
             Gate::Neg(a) | Gate::B2A(a) | Gate::Open(a) | Gate::Reshare(a) => {
@@ -519,7 +583,9 @@ impl fmt::Display for Gate {
             }
             Gate::SplitA2B(a, k, w) => write!(f, "{name}.{w} {a} {k}"),
             Gate::SplitB2A(a, k, w) => write!(f, "{name}.{w} {a} {k}"),
-            Gate::PairA2B(a, w) => write!(f, "{name}.{w} {a}"),
+            Gate::PairA2B(a, w) | Gate::PairAnd(a, w) | Gate::PairEq(a, w) => {
+                write!(f, "{name}.{w} {a}")
+            }
             Gate::Pext(a, m) => write!(f, "{name} {a} {m:#x}"),
             Gate::Shl(a, k, w) | Gate::Shr(a, k, w) | Gate::Sar(a, k, w) => {
                 write!(f, "{name}.{w} {a} {k}")

@@ -106,3 +106,20 @@ fn one_round_selects_and_comparisons_agree_with_the_clear_protocol() {
         );
     }
 }
+
+#[test]
+fn and_and_or_chains_become_trees() {
+    let program = "b = input(sbool[64], party=0)\nall_set = b[0]\nany_set = b[0]\nfor i in range(1, 64):\n    all_set = all_set & b[i]\n    any_set = any_set | b[i]\noutput(all_set, name=\"all\")\noutput(any_set, name=\"any\")\n";
+    let compiled = compile_text(program, &Options::default());
+    let stats = compiled.stats();
+    assert_eq!((stats.depth, stats.and_gates), (6, 126), "{stats:?}");
+    for ones in [0usize, 1, 63, 64] {
+        let bits: Vec<bool> = (0..64).map(|i| i < ones).collect();
+        let got = run(&compiled, &json!({"0": [bits]}), 3, ProtocolKind::Rep3).expect("runs");
+        assert_eq!(
+            got["1"],
+            json!({"all": ones == 64, "any": ones > 0}),
+            "{ones} ones"
+        );
+    }
+}

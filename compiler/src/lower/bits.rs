@@ -7,11 +7,13 @@ use mpc_bytecode::{mask, Gate, WireId};
 
 use crate::circuit::{CircuitBuilder, Goal};
 
-/// `x | y` on `w`-bit words (one AND: `x ^ y ^ (x & y)`).
+/// `x | y` on `w`-bit words, as `!(!x & !y)`: one AND, and in a chain of ORs the inner
+/// complements cancel, so `balance` sees a chain of ANDs.
 pub fn or(b: &mut CircuitBuilder, x: WireId, y: WireId, w: u8) -> WireId {
-    let both = b.push(Gate::And(x, y, w));
-    let either = b.push(Gate::Xor(x, y, w));
-    b.push(Gate::Xor(either, both, w))
+    let not_x = b.push(Gate::Not(x, w));
+    let not_y = b.push(Gate::Not(y, w));
+    let neither = b.push(Gate::And(not_x, not_y, w));
+    b.push(Gate::Not(neither, w))
 }
 
 /// `c ? x : y` for a 1-bit `c` and `w`-bit words (one AND level).

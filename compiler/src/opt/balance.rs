@@ -1,7 +1,9 @@
-//! `balance`: tree-height reduction. A chain of secret products written step by step — `acc = acc * x[i]` in a loop — has one round per step; when
-//! the intermediate results are used nowhere else, the same product is computed as a
-//! balanced tree, one round per level: 1024 factors take 10 rounds instead of 1023.
-//! Products in Z_2^64 are associative and commutative, so the value is the same.
+//! `balance`: tree-height reduction. A chain of secret products or ANDs written step by
+//! step — `acc = acc * x[i]` or `acc = acc & b[i]` in a loop — has one round per step;
+//! when the intermediate results are used nowhere else, the same product is computed as
+//! a balanced tree, one round per level: 1024 factors take 10 rounds instead of 1023.
+//! Products in Z_2^64 and ANDs of words of one width are associative and commutative,
+//! so the value is the same.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -10,37 +12,86 @@ use mpc_bytecode::{Gate, WireId};
 
 use crate::circuit::{Circuit, CircuitBuilder};
 
-/// The operands of gate `i` if it is a product of two secrets.
-fn op_of(c: &Circuit, i: usize) -> Option<(WireId, WireId)> {
+/// The associative operation of a tree: a product, or an AND of words of one width.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Op {
+    Mul,
+    And(u8),
+}
+
+impl Op {
+    fn gate(self, a: WireId, b: WireId) -> Gate {
+        match self {
+            Op::Mul => Gate::Mul(a, b),
+            Op::And(w) => Gate::And(a, b, w),
+        }
+    }
+}
+
+/// The operation and operands of gate `i` if it is a product or an AND of two secrets.
+fn op_of(c: &Circuit, i: usize) -> Option<(Op, WireId, WireId)> {
     if !c.is_interactive(i) {
         return None;
     }
     match c.gates[i] {
-        Gate::Mul(a, b) => Some((a, b)),
-        // AND chains are left as written for now: rebalancing them is not yet stable
-        // under a second run, which reading back an exported Bristol file relies on.
+        Gate::Mul(a, b) => Some((Op::Mul, a, b)),
+        Gate::And(a, b, w) => Some((Op::And(w), a, b)),
         _ => None,
     }
 }
 
-/// Runs the pass.
+/// The operands of gate `j` if it continues a tree of operation `op`.
+fn same_op(c: &Circuit, j: usize, op: Op) -> Option<(WireId, WireId)> {
+    op_of(c, j).and_then(|(o, a, b)| (o == op).then_some((a, b)))
+}
+
+/// Runs the pass: rebalances until that no longer lowers the depth or the count of
+/// nonlinear gates. One rebalancing can expose more (a leaf's own tree got shallower,
+/// or two trees now share a pair); stopping at the fixed point makes a second run a
+/// no-op, which reading back an exported Bristol file relies on.
 pub fn run(c: Circuit) -> Circuit {
+    const MAX_ROUNDS: usize = 8;
+    let figures = |c: &Circuit| {
+        let nonlinear = (0..c.gates.len()).filter(|&i| c.is_interactive(i)).count();
+        (c.depths().into_iter().max().unwrap_or(0), nonlinear)
+    };
+    let mut best = c;
+    let mut best_figures = None;
+    for _ in 0..MAX_ROUNDS {
+        let Some(next) = rebalance(&best) else {
+            break;
+        };
+        let before = *best_figures.get_or_insert_with(|| figures(&best));
+        let after = figures(&next);
+        if after >= before {
+            break;
+        }
+        (best, best_figures) = (next, Some(after));
+    }
+    best
+}
+
+/// One rebalancing, or `None` when no chain is deep enough to gain from it.
+fn rebalance(c: &Circuit) -> Option<Circuit> {
     let n = c.gates.len();
+    // Dead users do not count: lowering leaves some (`!!x` folds to `x`, but the
+    // first `!x` stays until dead-gate elimination).
+    let live = super::dead_gates::live_gates(c);
     let mut uses = vec![0u32; n];
-    for gate in &c.gates {
+    for (gate, _) in c.gates.iter().zip(&live).filter(|(_, live)| **live) {
         gate.operands().for_each(|w| uses[w.index()] += 1);
     }
     for w in c.outputs.iter().flat_map(|o| &o.wires) {
         uses[w.index()] += 2;
     }
-    // A node is inner when its only user is another product: it is then
+    // A node is inner when its only user is a gate of the same operation: it is then
     // computed as part of that user's tree, not on its own.
     let mut inner = vec![false; n];
-    for i in 0..n {
-        if let Some((a, b)) = op_of(&c, i) {
+    for i in (0..n).filter(|&i| live[i]) {
+        if let Some((op, a, b)) = op_of(c, i) {
             for w in [a, b] {
                 let j = w.index();
-                if uses[j] == 1 && op_of(&c, j).is_some() {
+                if uses[j] == 1 && same_op(c, j, op).is_some() {
                     inner[j] = true;
                 }
             }
@@ -50,7 +101,7 @@ pub fn run(c: Circuit) -> Circuit {
     let mut deep = false;
     let mut chain = vec![0u32; n];
     for i in 0..n {
-        if let Some((a, b)) = op_of(&c, i) {
+        if let Some((_, a, b)) = op_of(c, i) {
             let part = |w: WireId| {
                 if inner[w.index()] {
                     chain[w.index()]
@@ -63,19 +114,21 @@ pub fn run(c: Circuit) -> Circuit {
         }
     }
     if !deep {
-        return c;
+        return None;
     }
     let depths = c.depths();
     let mut b = CircuitBuilder::with_goal(c.goal);
     let mut remap: Vec<WireId> = Vec::with_capacity(n);
     for (i, gate) in c.gates.iter().enumerate() {
         b.set_place(c.places[c.origins[i] as usize]);
-        let new = match op_of(&c, i) {
+        let new = match op_of(c, i) {
+            // Dead gates may read inner nodes; nothing reads them.
+            _ if !live[i] => WireId(u32::MAX),
             // Inner nodes are rebuilt with their root; their old wire is never read.
             Some(_) if inner[i] => WireId(u32::MAX),
-            Some(_) => {
+            Some((op, _, _)) => {
                 let mut leaves = Vec::new();
-                collect_leaves(&c, &inner, i, &mut leaves);
+                collect_leaves(c, &inner, i, op, &mut leaves);
                 // Combine the two earliest-ready operands first (as Huffman merges the
                 // lightest): this minimizes the tree's depth given when each leaf is
                 // ready, so a leaf that arrives late is not pushed further down, and
@@ -92,7 +145,7 @@ pub fn run(c: Circuit) -> Circuit {
                     else {
                         unreachable!("two entries")
                     };
-                    let joined = b.push(Gate::Mul(l, r));
+                    let joined = b.push(op.gate(l, r));
                     ready.push(Reverse((dl.max(dr) + 1, order, joined)));
                     order += 1;
                 }
@@ -104,15 +157,15 @@ pub fn run(c: Circuit) -> Circuit {
         };
         remap.push(new);
     }
-    b.finish_rebuilt(c.inputs, c.outputs, &remap)
+    Some(b.finish_rebuilt(c.inputs.clone(), c.outputs.clone(), &remap))
 }
 
 /// The operands of the tree rooted at `i` that are not inner nodes, left to right.
-fn collect_leaves(c: &Circuit, inner: &[bool], root: usize, leaves: &mut Vec<WireId>) {
+fn collect_leaves(c: &Circuit, inner: &[bool], root: usize, op: Op, leaves: &mut Vec<WireId>) {
     // An explicit stack: chains can be a million long.
     let mut stack = vec![WireId::from_index(root)];
     while let Some(w) = stack.pop() {
-        match op_of(c, w.index()) {
+        match same_op(c, w.index(), op) {
             Some((a, b)) if w.index() == root || inner[w.index()] => {
                 stack.push(b);
                 stack.push(a);

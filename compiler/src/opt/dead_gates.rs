@@ -6,8 +6,8 @@ use mpc_bytecode::WireId;
 
 use crate::circuit::Circuit;
 
-/// Runs the pass.
-pub fn run(c: Circuit) -> Circuit {
+/// Which gates some output depends on.
+pub fn live_gates(c: &Circuit) -> Vec<bool> {
     let mut live = vec![false; c.gates.len()];
     for w in c.outputs.iter().flat_map(|o| &o.wires) {
         live[w.index()] = true;
@@ -19,6 +19,12 @@ pub fn run(c: Circuit) -> Circuit {
             }
         }
     }
+    live
+}
+
+/// Runs the pass.
+pub fn run(c: Circuit) -> Circuit {
+    let live = live_gates(&c);
     let kept = live.iter().filter(|&&l| l).count();
     let mut out = Circuit {
         gates: Vec::with_capacity(kept),

@@ -25,6 +25,7 @@ use mpc_bytecode::{Gate, InputSlot, Program, WireKind};
 use rayon::prelude::*;
 
 use crate::io::render_output;
+use crate::runs::{find_runs, Run};
 
 /// Why a run failed. Every message is one line.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -163,15 +164,19 @@ pub trait Protocol {
     /// (whose length is the first gate's wire). `inputs` is what
     /// [`Protocol::share_inputs`] returned. The default calls [`Protocol::local`] for
     /// each gate that touches a secret; a protocol may override it with a tighter loop.
+    ///
+    /// `runs` splits `gates` into [`Run`]s, which a protocol may compute a loop at a time.
     fn local_section(
         &self,
         gates: &[Gate],
+        runs: &[Run],
         kinds: &[WireKind],
         inputs: &[Vec<Self::Share>],
         registers: &mut Vec<Self::Share>,
     ) where
         Self: Sized,
     {
+        let _ = runs;
         for gate in gates {
             let value = local_value(self, gate, kinds, inputs, registers);
             registers.push(value);
@@ -238,6 +243,16 @@ pub fn execute_timed<P: Protocol>(
 ) -> Result<RawOutputs, VmError> {
     let kinds = program.wire_kinds();
     let layout = program.input_layout();
+    let mut first_wire = 0;
+    let runs: Vec<Vec<Run>> = program
+        .rounds
+        .iter()
+        .map(|round| {
+            let runs = find_runs(&round.local, first_wire, &kinds);
+            first_wire += round.local.len() + round.interactive.len();
+            runs
+        })
+        .collect();
     // Touch every register page before the clock starts: faulting fresh memory in
     // while computing costs more than the arithmetic of a large round. (`vec![x; n]`
     // would only reserve zeroed pages; `resize` writes them.)
@@ -257,8 +272,8 @@ pub fn execute_timed<P: Protocol>(
         ));
     }
 
-    for round in &program.rounds {
-        protocol.local_section(&round.local, &kinds, &inputs, &mut registers);
+    for (round, runs) in program.rounds.iter().zip(&runs) {
+        protocol.local_section(&round.local, runs, &kinds, &inputs, &mut registers);
         if !round.interactive.is_empty() {
             let start = registers.len();
             registers.resize(start + round.interactive.len(), P::Share::default());

@@ -6,6 +6,7 @@
 //!   protocol computes them, the [`Protocol`] and [`Transport`] traits a protocol and a
 //!   network implement, the `clear` protocol, and [`simulate`], which runs every party
 //!   in one process.
+//! - [`runs`] finds the stretches of a local section one loop can compute.
 //! - [`net`] holds the transports: in-memory channels between threads and TCP between
 //!   processes, with `parties.toml` and the handshake that checks the parties agree.
 //!
@@ -17,6 +18,7 @@ pub mod exec;
 pub mod io;
 pub mod net;
 pub mod rep3;
+pub mod runs;
 
 pub use exec::{
     check_parties, execute, run_party, simulate, ClearProtocol, Operand, OutputOpening,

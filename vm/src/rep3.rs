@@ -30,6 +30,7 @@ use rand_chacha::ChaCha12Rng;
 use rand_core::{Rng, SeedableRng};
 
 use crate::exec::{Operand, OutputOpening, Protocol, RawOutputs, Transport, VmError};
+use crate::runs::Run;
 
 /// The number of parties rep3 runs with.
 pub const PARTIES: u32 = 3;
@@ -268,6 +269,156 @@ impl<T: Transport> Rep3<'_, T> {
     /// The next word of key `k_j`'s stream.
     fn draw(&mut self, j: u32) -> u64 {
         self.key(j).next_u64()
+    }
+
+    /// The gates of `gates` one at a time: the common ones on secrets inline, the rest
+    /// through [`Protocol::local`].
+    fn local_gates(
+        &self,
+        gates: &[Gate],
+        kinds: &[WireKind],
+        inputs: &[Vec<Share>],
+        registers: &mut Vec<Share>,
+    ) {
+        let secret = |w: WireId| !kinds[w.index()].is_public();
+        for gate in gates {
+            let value = match *gate {
+                Gate::Add(a, b) if secret(a) && secret(b) => {
+                    let (x, y) = (registers[a.index()], registers[b.index()]);
+                    [x[0].wrapping_add(y[0]), x[1].wrapping_add(y[1])]
+                }
+                Gate::Sub(a, b) if secret(a) && secret(b) => {
+                    let (x, y) = (registers[a.index()], registers[b.index()]);
+                    [x[0].wrapping_sub(y[0]), x[1].wrapping_sub(y[1])]
+                }
+                Gate::MulLocal(a, b) => {
+                    let (x, y) = (registers[a.index()], registers[b.index()]);
+                    [
+                        x[0].wrapping_mul(y[0])
+                            .wrapping_add(x[0].wrapping_mul(y[1]))
+                            .wrapping_add(x[1].wrapping_mul(y[0])),
+                        0,
+                    ]
+                }
+                Gate::Xor(a, b, w) if secret(a) && secret(b) => {
+                    let (x, y) = (registers[a.index()], registers[b.index()]);
+                    [(x[0] ^ y[0]) & mask(w), (x[1] ^ y[1]) & mask(w)]
+                }
+                // Bit moves act on each component alone.
+                Gate::Shr(a, k, w) if secret(a) => {
+                    let x = registers[a.index()];
+                    [(x[0] >> k) & mask(w), (x[1] >> k) & mask(w)]
+                }
+                Gate::Shl(a, k, w) if secret(a) => {
+                    let x = registers[a.index()];
+                    [(x[0] << k) & mask(w), (x[1] << k) & mask(w)]
+                }
+                Gate::Pext(a, m) if secret(a) => {
+                    let x = registers[a.index()];
+                    [
+                        mpc_bytecode::gate::pext(x[0], m),
+                        mpc_bytecode::gate::pext(x[1], m),
+                    ]
+                }
+                Gate::And(a, b, w) if secret(a) != secret(b) => {
+                    let (x, c) = if secret(a) { (a, b) } else { (b, a) };
+                    let (x, c) = (registers[x.index()], registers[c.index()][0] & mask(w));
+                    [x[0] & c, x[1] & c]
+                }
+                _ => crate::exec::local_value(self, gate, kinds, inputs, registers),
+            };
+            registers.push(value);
+        }
+    }
+
+    /// A whole run as one loop, for the operations that are common in long runs;
+    /// `false` (nothing computed) for the others.
+    fn local_run(
+        &self,
+        first: &Gate,
+        run: &Run,
+        kinds: &[WireKind],
+        inputs: &[Vec<Share>],
+        registers: &mut Vec<Share>,
+    ) -> bool {
+        let secret = |w: WireId| !kinds[w.index()].is_public();
+        let (n, [sa, sb]) = (run.len, run.strides);
+        match *first {
+            Gate::Input { party, index, .. } => {
+                let index = index as usize;
+                let Some(values) = inputs
+                    .get(party as usize)
+                    .and_then(|v| v.get(index..index + n))
+                else {
+                    return false;
+                };
+                registers.extend_from_slice(values);
+            }
+            Gate::Add(a, b) if secret(a) && secret(b) => {
+                map2(registers, (a, sa), (b, sb), n, |x, y| {
+                    [x[0].wrapping_add(y[0]), x[1].wrapping_add(y[1])]
+                })
+            }
+            Gate::Sub(a, b) if secret(a) && secret(b) => {
+                map2(registers, (a, sa), (b, sb), n, |x, y| {
+                    [x[0].wrapping_sub(y[0]), x[1].wrapping_sub(y[1])]
+                })
+            }
+            Gate::MulLocal(a, b) => map2(registers, (a, sa), (b, sb), n, |x, y| {
+                [
+                    x[0].wrapping_mul(y[0])
+                        .wrapping_add(x[0].wrapping_mul(y[1]))
+                        .wrapping_add(x[1].wrapping_mul(y[0])),
+                    0,
+                ]
+            }),
+            Gate::Xor(a, b, w) if secret(a) && secret(b) => {
+                let m = mask(w);
+                map2(registers, (a, sa), (b, sb), n, |x, y| {
+                    [(x[0] ^ y[0]) & m, (x[1] ^ y[1]) & m]
+                })
+            }
+            Gate::And(a, b, w) if secret(a) != secret(b) => {
+                let m = mask(w);
+                let ((x, sx), (c, sc)) = if secret(a) {
+                    ((a, sa), (b, sb))
+                } else {
+                    ((b, sb), (a, sa))
+                };
+                map2(registers, (x, sx), (c, sc), n, |x, c| {
+                    let c = c[0] & m;
+                    [x[0] & c, x[1] & c]
+                })
+            }
+            Gate::Not(a, w) if secret(a) => {
+                let m = mask(w);
+                let flip = self.xor_public([0, 0], m);
+                map1(registers, (a, sa), n, |x| {
+                    [(x[0] & m) ^ flip[0], (x[1] & m) ^ flip[1]]
+                })
+            }
+            Gate::Shr(a, k, w) if secret(a) => {
+                let m = mask(w);
+                map1(registers, (a, sa), n, |x| {
+                    [(x[0] >> k) & m, (x[1] >> k) & m]
+                })
+            }
+            Gate::Shl(a, k, w) if secret(a) => {
+                let m = mask(w);
+                map1(registers, (a, sa), n, |x| {
+                    [(x[0] << k) & m, (x[1] << k) & m]
+                })
+            }
+            Gate::Pext(a, m) if secret(a) => {
+                map1(registers, (a, sa), n, |x| [pext(x[0], m), pext(x[1], m)])
+            }
+            Gate::SplitA2B(a, k, w) | Gate::SplitB2A(a, k, w) if secret(a) => {
+                let m = mask(w);
+                map1(registers, (a, sa), n, |x| self.component(x, k, m))
+            }
+            _ => return false,
+        }
+        true
     }
 
     /// The first half of the gates in which a word one party knows meets a word two
@@ -523,6 +674,55 @@ impl<T: Transport> Rep3<'_, T> {
     }
 }
 
+/// Runs shorter than this are computed gate by gate: a loop's set-up costs more.
+const MIN_LOOP: usize = 8;
+
+/// Appends `f` of the registers at `a` and `b` (each a start and a stride) for `n`
+/// positions. A run reads only wires before it, so every index is in range.
+fn map2(
+    registers: &mut Vec<Share>,
+    (a, sa): (WireId, i64),
+    (b, sb): (WireId, i64),
+    n: usize,
+    f: impl Fn(Share, Share) -> Share,
+) {
+    let start = registers.len();
+    registers.resize(start + n, [0, 0]);
+    let (before, out) = registers.split_at_mut(start);
+    let (a, b) = (a.index(), b.index());
+    if (sa, sb) == (1, 1) {
+        for ((o, x), y) in out.iter_mut().zip(&before[a..a + n]).zip(&before[b..b + n]) {
+            *o = f(*x, *y);
+        }
+    } else {
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = f(before[strided(a, sa, j)], before[strided(b, sb, j)]);
+        }
+    }
+}
+
+/// [`map2`] for one operand.
+fn map1(registers: &mut Vec<Share>, (a, sa): (WireId, i64), n: usize, f: impl Fn(Share) -> Share) {
+    let start = registers.len();
+    registers.resize(start + n, [0, 0]);
+    let (before, out) = registers.split_at_mut(start);
+    let a = a.index();
+    if sa == 1 {
+        for (o, x) in out.iter_mut().zip(&before[a..a + n]) {
+            *o = f(*x);
+        }
+    } else {
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = f(before[strided(a, sa, j)]);
+        }
+    }
+}
+
+/// Position `j` of a run's operand that starts at `base` and moves by `stride`.
+fn strided(base: usize, stride: i64, j: usize) -> usize {
+    (base as i64 + stride * j as i64) as usize
+}
+
 /// The components `party` holds of the operand in `register`: a public value `c`
 /// stands for `(c, 0, 0)`.
 fn held(party: u32, register: Share, kind: WireKind) -> Share {
@@ -756,64 +956,22 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         }
     }
 
-    /// The common gates on two secrets are computed inline; the rest go through
-    /// [`Protocol::local`]. Large sums and dot products are all local gates, so this
-    /// loop is the hot one.
+    /// Long runs of the common gates are computed a loop at a time, the rest gate by
+    /// gate. Large sums, dot products and the Boolean work around comparisons are all
+    /// local gates, so this is the hot path.
     fn local_section(
         &self,
         gates: &[Gate],
+        runs: &[Run],
         kinds: &[WireKind],
         inputs: &[Vec<Share>],
         registers: &mut Vec<Share>,
     ) {
-        let secret = |w: mpc_bytecode::WireId| !kinds[w.index()].is_public();
-        for gate in gates {
-            let value = match *gate {
-                Gate::Add(a, b) if secret(a) && secret(b) => {
-                    let (x, y) = (registers[a.index()], registers[b.index()]);
-                    [x[0].wrapping_add(y[0]), x[1].wrapping_add(y[1])]
-                }
-                Gate::Sub(a, b) if secret(a) && secret(b) => {
-                    let (x, y) = (registers[a.index()], registers[b.index()]);
-                    [x[0].wrapping_sub(y[0]), x[1].wrapping_sub(y[1])]
-                }
-                Gate::MulLocal(a, b) => {
-                    let (x, y) = (registers[a.index()], registers[b.index()]);
-                    [
-                        x[0].wrapping_mul(y[0])
-                            .wrapping_add(x[0].wrapping_mul(y[1]))
-                            .wrapping_add(x[1].wrapping_mul(y[0])),
-                        0,
-                    ]
-                }
-                Gate::Xor(a, b, w) if secret(a) && secret(b) => {
-                    let (x, y) = (registers[a.index()], registers[b.index()]);
-                    [(x[0] ^ y[0]) & mask(w), (x[1] ^ y[1]) & mask(w)]
-                }
-                // Bit moves act on each component alone.
-                Gate::Shr(a, k, w) if secret(a) => {
-                    let x = registers[a.index()];
-                    [(x[0] >> k) & mask(w), (x[1] >> k) & mask(w)]
-                }
-                Gate::Shl(a, k, w) if secret(a) => {
-                    let x = registers[a.index()];
-                    [(x[0] << k) & mask(w), (x[1] << k) & mask(w)]
-                }
-                Gate::Pext(a, m) if secret(a) => {
-                    let x = registers[a.index()];
-                    [
-                        mpc_bytecode::gate::pext(x[0], m),
-                        mpc_bytecode::gate::pext(x[1], m),
-                    ]
-                }
-                Gate::And(a, b, w) if secret(a) != secret(b) => {
-                    let (x, c) = if secret(a) { (a, b) } else { (b, a) };
-                    let (x, c) = (registers[x.index()], registers[c.index()][0] & mask(w));
-                    [x[0] & c, x[1] & c]
-                }
-                _ => crate::exec::local_value(self, gate, kinds, inputs, registers),
-            };
-            registers.push(value);
+        for run in runs {
+            let part = &gates[run.start..run.start + run.len];
+            if run.len < MIN_LOOP || !self.local_run(&part[0], run, kinds, inputs, registers) {
+                self.local_gates(part, kinds, inputs, registers);
+            }
         }
     }
 

@@ -1,12 +1,54 @@
 //! Scheduling into rounds: a gate's round is the number of interactive gates on the
 //! longest path to it. Local gates of depth `d` run in round `d` before its batch;
-//! interactive gates of depth `d` form the batch of round `d - 1`. Within a section
-//! gates keep their topological order, and wires are renumbered in execution order, as
-//! the bytecode requires.
+//! interactive gates of depth `d` form the batch of round `d - 1`. Wires are renumbered
+//! in execution order, as the bytecode requires.
+//!
+//! Within a section, gates are grouped so that the VM finds long runs of one operation
+//! whose operands advance by fixed strides (10^5 comparisons become a few hundred runs
+//! of 10^5 gates rather than 10^5 copies of one comparison): local gates by their level
+//! inside the section, then by their shape (the gate without its operands), each in
+//! first-appearance order; the gates of a batch, which are independent, by shape.
 
-use mpc_bytecode::{OutputDesc, Round, WireId};
+use mpc_bytecode::{Gate, OutputDesc, Round, WireId};
+use rustc_hash::FxHashMap;
 
 use crate::circuit::Circuit;
+
+/// A gate without its operands, constant or input index: gates of one shape form runs.
+fn shape(gate: &Gate) -> Gate {
+    match *gate {
+        Gate::Const(_) => Gate::Const(0),
+        Gate::Input { party, domain, .. } => Gate::Input {
+            party,
+            index: 0,
+            domain,
+        },
+        Gate::PublicInput { party, .. } => Gate::PublicInput { party, index: 0 },
+        other => other.map_operands(|_| WireId(0)),
+    }
+}
+
+/// The order to run the gates of one section in (indices into `gates`): by `level`,
+/// then by shape in order of first appearance; stable, so equal gates keep their order.
+/// Levels must be consistent with the dependencies among the gates (a gate's level
+/// above its operands' in the section), so every order this gives is topological.
+fn grouped_order(gates: &[usize], c: &Circuit, level: &[u32]) -> Vec<usize> {
+    let mut shapes: FxHashMap<Gate, u32> = FxHashMap::default();
+    let keys: Vec<(u32, u32)> = gates
+        .iter()
+        .map(|&i| {
+            let next = shapes.len() as u32;
+            let group = *shapes.entry(shape(&c.gates[i])).or_insert(next);
+            (level[i], group)
+        })
+        .collect();
+    if keys.is_sorted() {
+        return gates.to_vec();
+    }
+    let mut order: Vec<usize> = (0..gates.len()).collect();
+    order.sort_by_key(|&k| keys[k]);
+    order.into_iter().map(|k| gates[k]).collect()
+}
 
 /// The rounds of `c` and its outputs with their wires renumbered to match.
 pub fn schedule(c: &Circuit) -> (Vec<Round>, Vec<OutputDesc>) {
@@ -32,32 +74,38 @@ pub fn schedule(c: &Circuit) -> (Vec<Round>, Vec<OutputDesc>) {
             (depths[i] as usize, false)
         }
     };
-    let mut rounds: Vec<Round> = (0..round_count).map(|_| Round::default()).collect();
-    let mut order: Vec<(usize, bool)> = Vec::with_capacity(c.gates.len());
+    // The gates of each section (local, then interactive, of each round), and each
+    // local gate's level within its section: 0 when it reads nothing of the section.
+    let mut sections: Vec<Vec<usize>> = vec![Vec::new(); round_count * 2];
+    let mut level = vec![0u32; c.gates.len()];
     for i in 0..c.gates.len() {
         let (r, interactive) = slot(i);
-        order.push((r, interactive));
-        let section = if interactive {
-            &mut rounds[r].interactive
-        } else {
-            &mut rounds[r].local
-        };
-        section.push(c.gates[i]);
+        if !interactive {
+            level[i] = c.gates[i]
+                .operands()
+                .filter(|w| slot(w.index()) == (r, false))
+                .map(|w| level[w.index()] + 1)
+                .max()
+                .unwrap_or(0);
+        }
+        sections[2 * r + usize::from(interactive)].push(i);
     }
     // The new number of each wire: its position in execution order.
-    let mut starts = Vec::with_capacity(round_count * 2);
-    let mut next = 0u32;
-    for round in &rounds {
-        starts.push(next);
-        next += round.local.len() as u32;
-        starts.push(next);
-        next += round.interactive.len() as u32;
-    }
     let mut remap = vec![WireId(0); c.gates.len()];
-    for (i, &(r, interactive)) in order.iter().enumerate() {
-        let section = 2 * r + usize::from(interactive);
-        remap[i] = WireId(starts[section]);
-        starts[section] += 1;
+    let mut rounds: Vec<Round> = (0..round_count).map(|_| Round::default()).collect();
+    let mut next = 0u32;
+    for (k, section) in sections.iter().enumerate() {
+        let order = grouped_order(section, c, &level);
+        for &i in &order {
+            remap[i] = WireId(next);
+            next += 1;
+        }
+        let gates = order.iter().map(|&i| c.gates[i]);
+        if k % 2 == 0 {
+            rounds[k / 2].local.extend(gates);
+        } else {
+            rounds[k / 2].interactive.extend(gates);
+        }
     }
     for round in &mut rounds {
         for gate in round.local.iter_mut().chain(round.interactive.iter_mut()) {

@@ -80,6 +80,9 @@ pub enum VmError {
         /// What went wrong.
         reason: String,
     },
+    /// TLS cannot be set up: a certificate or key that cannot be read or used.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// A protocol broke its contract with the executor (a bug, not a user error).
     #[error("internal error in protocol `{protocol}`: {reason}")]
     Protocol {

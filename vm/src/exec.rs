@@ -248,7 +248,9 @@ pub fn execute_timed<P: Protocol>(
     registers.resize(kinds.len(), P::Share::default());
     registers.clear();
     let started = std::time::Instant::now();
-    let inputs = protocol.share_inputs(&layout, my_inputs)?;
+    let inputs = protocol
+        .share_inputs(&layout, my_inputs)
+        .map_err(during("input sharing"))?;
     stats.input_s = started.elapsed().as_secs_f64();
     let online = std::time::Instant::now();
     let shaped =
@@ -260,13 +262,16 @@ pub fn execute_timed<P: Protocol>(
         ));
     }
 
-    for round in &program.rounds {
+    let rounds = program.rounds.len();
+    for (index, round) in program.rounds.iter().enumerate() {
         protocol.local_section(&round.local, &kinds, &inputs, &mut registers);
         if !round.interactive.is_empty() {
             let start = registers.len();
             registers.resize(start + round.interactive.len(), P::Share::default());
             let (before, batch) = registers.split_at_mut(start);
-            protocol.interactive(&round.interactive, before, &kinds, batch)?;
+            protocol
+                .interactive(&round.interactive, before, &kinds, batch)
+                .map_err(|e| during(&format!("round {} of {rounds}", index + 1))(e))?;
         }
     }
 
@@ -287,7 +292,9 @@ pub fn execute_timed<P: Protocol>(
             }
         })
         .collect();
-    let opened = protocol.open_outputs(&openings)?;
+    let opened = protocol
+        .open_outputs(&openings)
+        .map_err(during("output opening"))?;
     stats.output_s = opening.elapsed().as_secs_f64();
     stats.online_s = online.elapsed().as_secs_f64();
     if opened.len() != outputs.len() {
@@ -535,6 +542,18 @@ impl FromStr for ProtocolKind {
     }
 }
 
+/// Says where the run was when a peer failed: `party 2: connection closed (round 17 of
+/// 1000)`. Other errors pass unchanged.
+pub(crate) fn during(phase: &str) -> impl Fn(VmError) -> VmError + '_ {
+    move |e| match e {
+        VmError::Peer { party, reason } => VmError::Peer {
+            party,
+            reason: format!("{reason} ({phase})"),
+        },
+        e => e,
+    }
+}
+
 /// Figures of one party's run, for `mpcvm run --stats`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunStats {
@@ -568,7 +587,7 @@ pub fn run_party<T: Transport>(
         ProtocolKind::Rep3 => {
             crate::rep3::check_program(program)?;
             let mut stats = RunStats::default();
-            let mut protocol = crate::rep3::Rep3::setup(transport)?;
+            let mut protocol = crate::rep3::Rep3::setup(transport).map_err(during("start-up"))?;
             let raw = execute_timed(program, &mut protocol, my_inputs, &mut stats)?;
             stats.rounds = protocol.exchanges();
             (stats.online_bytes_sent, stats.online_bytes_received) = protocol.online_bytes();

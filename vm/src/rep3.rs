@@ -140,7 +140,7 @@ impl<'t, T: Transport> Rep3<'t, T> {
             .try_into()
             .map_err(|_| VmError::Peer {
                 party: next_of(party) as u32,
-                reason: "sent a malformed key at start-up".into(),
+                reason: "sent a malformed key".into(),
             })?;
         Ok(Rep3 {
             party,
@@ -180,13 +180,13 @@ impl<'t, T: Transport> Rep3<'t, T> {
         let mut incoming = self.transport.exchange(&outgoing)?;
         self.online_bytes.1 += incoming.iter().map(|m| m.len() as u64).sum::<u64>();
         self.exchanges += 1;
-        let round = self.exchanges;
         for (peer, bits) in [(next, from_next), (prev, from_prev)] {
             let (got, want) = (incoming[peer].len(), bits.div_ceil(8));
             if got != want {
+                // The executor adds the round.
                 return Err(VmError::Peer {
                     party: peer as u32,
-                    reason: format!("sent {got} bytes in exchange {round}, expected {want}"),
+                    reason: format!("sent {got} bytes, expected {want}"),
                 });
             }
         }

@@ -3,6 +3,7 @@
 //! sends garbage frames, sends a wrongly sized message or stalls. Every surviving
 //! party must exit with status 4 within the timeout plus a few seconds, name the party
 //! and the phase or round on standard error, and print nothing on standard output.
+//! The baseline: the same parties over TLS with keys from `mpcvm keygen` succeed.
 
 use std::io::Read as _;
 use std::net::{TcpListener, TcpStream};
@@ -408,4 +409,39 @@ fn a_peer_that_stalls_is_named_after_the_timeout() {
             "{who}: {took:?}"
         );
     }
+}
+
+#[test]
+fn three_parties_over_tls_with_keygen_keys_compute_without_warnings() {
+    let dir = scratch("tls");
+    let (program, _) = compile(&dir, &chain(3));
+    for p in 0..3 {
+        let out = Command::new(env!("CARGO_BIN_EXE_mpcvm"))
+            .args(["keygen", "--party", &p.to_string(), "--out"])
+            .arg(dir.join("certs"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let ports = [free_port(), free_port(), free_port()];
+    let mut text = format!("connect_timeout_s = 10\ntimeout_s = {TIMEOUT_S}\n");
+    for (p, port) in ports.iter().enumerate() {
+        text += &format!(
+            "[[party]]\naddress = \"127.0.0.1:{port}\"\ncert = \"certs/party{p}.crt\"\n\
+             key = \"certs/party{p}.key\"\n"
+        );
+    }
+    let config = dir.join("parties.toml");
+    std::fs::write(&config, text).unwrap();
+    let children: Vec<Child> = (0..3)
+        .map(|p| spawn(&dir, &program, &config, p, INPUTS[p as usize]))
+        .collect();
+    // acc = x, then acc = acc * acc + y three times: 3 → 14 → 201 → 40406.
+    for child in children {
+        let ended = wait(child, Duration::from_secs(20));
+        assert_eq!(ended.code, Some(0), "{ended:?}");
+        assert_eq!(ended.stdout, "out0 = 40406\n", "{ended:?}");
+        assert_eq!(ended.stderr, "", "{ended:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

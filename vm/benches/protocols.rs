@@ -1,12 +1,13 @@
 //! Protocol benchmark: `cargo bench -p mpc-vm --bench protocols`.
 //!
 //! Each case is compiled with `mpcc`'s library, then run by three `mpcvm` processes on
-//! 127.0.0.1 (plain TCP), five times. Printed per case: the median online time (from
-//! the first round after input sharing to the last opened output; the slowest party of
-//! each run counts), bytes sent per party in the online phase, rounds, and the figure
-//! of MP-SPDZ's `replicated-ring-party.x` measured on the same kind of machine.
-//! `MPC_BENCH_RUNS` changes the number of runs; `MPC_BENCH_ONLY` picks one case by
-//! a word of its name.
+//! 127.0.0.1, five times over plain TCP and five times over TLS (keys from `mpcvm
+//! keygen` in a temporary folder). Printed per case: the median online time (from the
+//! first round after input sharing to the last opened output; the slowest party of each
+//! run counts) over plain TCP and over TLS, bytes sent per party in the online phase,
+//! rounds, and the figure of MP-SPDZ's `replicated-ring-party.x` measured on the same
+//! kind of machine. `MPC_BENCH_RUNS` changes the number of runs; `MPC_BENCH_ONLY`
+//! picks one case by a word of its name; `MPC_BENCH_TLS=0` skips the TLS runs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -77,15 +78,40 @@ fn free_ports() -> [u16; 3] {
     [ports[0], ports[1], ports[2]]
 }
 
+/// Writes every party's key and certificate into `dir/certs` with `mpcvm keygen`.
+fn keygen(dir: &Path) -> PathBuf {
+    let certs = dir.join("certs");
+    for p in 0..3 {
+        let status = Command::new(env!("CARGO_BIN_EXE_mpcvm"))
+            .args(["keygen", "--force", "--party", &p.to_string(), "--out"])
+            .arg(&certs)
+            .stdout(Stdio::null())
+            .status()
+            .expect("mpcvm keygen runs");
+        assert!(status.success(), "mpcvm keygen failed");
+    }
+    certs
+}
+
 /// One run: (online seconds of the slowest party, bytes sent by each party, rounds).
-fn run_once(dir: &Path, program: &Path) -> (f64, [u64; 3], u64) {
+/// With `certs` (the folder `keygen` wrote), over TLS.
+fn run_once(dir: &Path, program: &Path, certs: Option<&Path>) -> (f64, [u64; 3], u64) {
     let ports = free_ports();
     let config = dir.join("parties.toml");
     let parties: String = ports
         .iter()
-        .map(|p| format!("[[party]]\naddress = \"127.0.0.1:{p}\"\n"))
+        .enumerate()
+        .map(|(i, p)| {
+            let mut entry = format!("[[party]]\naddress = \"127.0.0.1:{p}\"\n");
+            if let Some(certs) = certs {
+                let file = |ext| certs.join(format!("party{i}.{ext}")).display().to_string();
+                entry += &format!("cert = {:?}\nkey = {:?}\n", file("crt"), file("key"));
+            }
+            entry
+        })
         .collect();
-    std::fs::write(&config, format!("tls = false\n{parties}")).expect("config written");
+    let tls = if certs.is_some() { "true" } else { "false" };
+    std::fs::write(&config, format!("tls = {tls}\n{parties}")).expect("config written");
     let children: Vec<_> = (0..3)
         .map(|p| {
             Command::new(env!("CARGO_BIN_EXE_mpcvm"))
@@ -133,9 +159,10 @@ fn main() {
     let only = std::env::var("MPC_BENCH_ONLY").ok();
     let dir: PathBuf = std::env::temp_dir().join(format!("mpc-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
+    let certs = (std::env::var("MPC_BENCH_TLS").as_deref() != Ok("0")).then(|| keygen(&dir));
     println!(
-        "{:<42} {:>10} {:>14} {:>8} {:>12} {:>10}",
-        "case", "online s", "online B/party", "rounds", "nonlinear", "MP-SPDZ s"
+        "{:<42} {:>10} {:>10} {:>14} {:>8} {:>12} {:>10}",
+        "case", "online s", "TLS s", "online B/party", "rounds", "nonlinear", "MP-SPDZ s"
     );
     for case in cases() {
         if only.as_deref().is_some_and(|w| !case.name.contains(w)) {
@@ -150,14 +177,20 @@ fn main() {
             std::fs::write(dir.join(format!("in{p}.json")), inputs).expect("inputs written");
         }
         std::fs::write(dir.join("in2.json"), "[]").expect("inputs written");
-        let mut results: Vec<(f64, [u64; 3], u64)> =
-            (0..runs).map(|_| run_once(&dir, &program)).collect();
-        results.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let (online, bytes, rounds) = results[runs / 2];
+        let median = |certs: Option<&Path>| {
+            let mut results: Vec<(f64, [u64; 3], u64)> =
+                (0..runs).map(|_| run_once(&dir, &program, certs)).collect();
+            results.sort_by(|a, b| a.0.total_cmp(&b.0));
+            results[runs / 2]
+        };
+        let (online, bytes, rounds) = median(None);
+        let tls = certs
+            .as_deref()
+            .map_or("-".to_string(), |c| format!("{:.4}", median(Some(c)).0));
         let per_party = bytes.iter().max().copied().unwrap_or(0);
         let nonlinear = compiled.stats().nonlinear;
         println!(
-            "{:<42} {online:>10.4} {per_party:>14} {rounds:>8} {nonlinear:>12} {:>10}",
+            "{:<42} {online:>10.4} {tls:>10} {per_party:>14} {rounds:>8} {nonlinear:>12} {:>10}",
             case.name, case.mp_spdz_s
         );
     }

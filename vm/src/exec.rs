@@ -81,6 +81,9 @@ pub enum VmError {
         /// What went wrong.
         reason: String,
     },
+    /// TLS cannot be set up: a certificate or key that cannot be read or used.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// A protocol broke its contract with the executor (a bug, not a user error).
     #[error("internal error in protocol `{protocol}`: {reason}")]
     Protocol {
@@ -260,7 +263,9 @@ pub fn execute_timed<P: Protocol>(
     registers.resize(kinds.len(), P::Share::default());
     registers.clear();
     let started = std::time::Instant::now();
-    let inputs = protocol.share_inputs(&layout, my_inputs)?;
+    let inputs = protocol
+        .share_inputs(&layout, my_inputs)
+        .map_err(during("input sharing"))?;
     stats.input_s = started.elapsed().as_secs_f64();
     let online = std::time::Instant::now();
     let shaped =
@@ -272,13 +277,16 @@ pub fn execute_timed<P: Protocol>(
         ));
     }
 
-    for (round, runs) in program.rounds.iter().zip(&runs) {
+    let rounds = program.rounds.len();
+    for (index, (round, runs)) in program.rounds.iter().zip(&runs).enumerate() {
         protocol.local_section(&round.local, runs, &kinds, &inputs, &mut registers);
         if !round.interactive.is_empty() {
             let start = registers.len();
             registers.resize(start + round.interactive.len(), P::Share::default());
             let (before, batch) = registers.split_at_mut(start);
-            protocol.interactive(&round.interactive, before, &kinds, batch)?;
+            protocol
+                .interactive(&round.interactive, before, &kinds, batch)
+                .map_err(|e| during(&format!("round {} of {rounds}", index + 1))(e))?;
         }
     }
 
@@ -299,7 +307,9 @@ pub fn execute_timed<P: Protocol>(
             }
         })
         .collect();
-    let opened = protocol.open_outputs(&openings)?;
+    let opened = protocol
+        .open_outputs(&openings)
+        .map_err(during("output opening"))?;
     stats.output_s = opening.elapsed().as_secs_f64();
     stats.online_s = online.elapsed().as_secs_f64();
     if opened.len() != outputs.len() {
@@ -547,6 +557,18 @@ impl FromStr for ProtocolKind {
     }
 }
 
+/// Says where the run was when a peer failed: `party 2: connection closed (round 17 of
+/// 1000)`. Other errors pass unchanged.
+pub(crate) fn during(phase: &str) -> impl Fn(VmError) -> VmError + '_ {
+    move |e| match e {
+        VmError::Peer { party, reason } => VmError::Peer {
+            party,
+            reason: format!("{reason} ({phase})"),
+        },
+        e => e,
+    }
+}
+
 /// Figures of one party's run, for `mpcvm run --stats`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunStats {
@@ -580,7 +602,7 @@ pub fn run_party<T: Transport>(
         ProtocolKind::Rep3 => {
             crate::rep3::check_program(program)?;
             let mut stats = RunStats::default();
-            let mut protocol = crate::rep3::Rep3::setup(transport)?;
+            let mut protocol = crate::rep3::Rep3::setup(transport).map_err(during("start-up"))?;
             let raw = execute_timed(program, &mut protocol, my_inputs, &mut stats)?;
             stats.rounds = protocol.exchanges();
             (stats.online_bytes_sent, stats.online_bytes_received) = protocol.online_bytes();

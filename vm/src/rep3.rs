@@ -12,6 +12,17 @@
 //! it in the same order, which gives zero-sharings `α_i = F(k_i) - F(k_{i+1})`
 //! (`Σ α_i = 0`) and input masks without extra messages.
 //!
+//! Where the randomness comes from: the keys `k_i` are the only entropy, 32 bytes each
+//! from the operating system's generator (`getrandom::fill`: `getrandom(2)` on Linux);
+//! a party that cannot get them stops before sharing anything. Every other random
+//! value — the two components an input's owner draws for its secret inputs, and the
+//! zero-sharings that re-randomize products and ANDs — comes from the ChaCha12
+//! keystreams (`rand_chacha`), never from the time, a counter or a fixed seed. A key
+//! is known to exactly the two parties that hold it, so no single party can predict
+//! the third party's stream. The key `k_i` crosses the network once, to party `i-1`:
+//! inside TLS when the parties use it (the default), in the clear with `tls = false`,
+//! where an eavesdropper that sees all three keys could unmask every share.
+//!
 //! Costs: a multiplication or AND sends one ring element (one word) to the previous
 //! party; an opening sends one component to the next party; input sharing sends one
 //! value to each peer per input element. Each round is one message per peer.
@@ -150,7 +161,7 @@ impl<'t, T: Transport> Rep3<'t, T> {
             .try_into()
             .map_err(|_| VmError::Peer {
                 party: next_of(party) as u32,
-                reason: "sent a malformed key at start-up".into(),
+                reason: "sent a malformed key".into(),
             })?;
         Ok(Rep3 {
             party,
@@ -190,13 +201,13 @@ impl<'t, T: Transport> Rep3<'t, T> {
         let mut incoming = self.transport.exchange(&outgoing)?;
         self.online_bytes.1 += incoming.iter().map(|m| m.len() as u64).sum::<u64>();
         self.exchanges += 1;
-        let round = self.exchanges;
         for (peer, bits) in [(next, from_next), (prev, from_prev)] {
             let (got, want) = (incoming[peer].len(), bits.div_ceil(8));
             if got != want {
+                // The executor adds the round.
                 return Err(VmError::Peer {
                     party: peer as u32,
-                    reason: format!("sent {got} bytes in exchange {round}, expected {want}"),
+                    reason: format!("sent {got} bytes, expected {want}"),
                 });
             }
         }

@@ -1,6 +1,6 @@
 //! Parties connected over loopback TCP, each on its own thread: start order, messages
-//! of every size, the handshake refusing a different program, and parties that never
-//! start or leave.
+//! of every size (plain and TLS), the handshake refusing a different program or a
+//! certificate other than the configured one, and parties that never start or leave.
 
 use std::net::TcpListener;
 use std::thread;
@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use mpc_vm::net::config::PartiesConfig;
 use mpc_vm::net::tcp::TcpTransport;
+use mpc_vm::net::tls::{self, Identity};
 use mpc_vm::net::{Hello, PeerStats};
 use mpc_vm::{Transport, VmError};
 
@@ -37,6 +38,24 @@ fn config(addresses: Vec<String>, connect_timeout: Duration) -> PartiesConfig {
     let mut config = PartiesConfig::plain(addresses);
     config.connect_timeout = connect_timeout;
     config.timeout = Duration::from_secs(10);
+    config
+}
+
+/// A TLS config: keys and certificates for every party written by [`tls::generate`]
+/// into a fresh folder named after `test`, `cert` and `key` set for every party.
+fn tls_config(test: &str, addresses: Vec<String>, connect_timeout: Duration) -> PartiesConfig {
+    let dir = std::env::temp_dir().join(format!("mpcvm-tcp-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut config = config(addresses, connect_timeout);
+    config.tls = true;
+    for (p, entry) in config.parties.iter_mut().enumerate() {
+        let (key, cert) = tls::generate(p as u32).unwrap();
+        let (key_path, cert_path) = (dir.join(format!("p{p}.key")), dir.join(format!("p{p}.crt")));
+        std::fs::write(&key_path, key).unwrap();
+        std::fs::write(&cert_path, cert).unwrap();
+        entry.cert = Some(cert_path);
+        entry.key = Some(key_path);
+    }
     config
 }
 
@@ -140,6 +159,112 @@ fn three_parties_started_in_any_order_exchange_messages_of_every_size() {
             }
         }
     }
+}
+
+#[test]
+fn three_tls_parties_exchange_messages_of_every_size() {
+    let config = tls_config("sizes", free_addresses(3), Duration::from_secs(10));
+    let handles: Vec<_> = [1, 2, 0]
+        .into_iter()
+        .enumerate()
+        .map(|(k, p)| party(config.clone(), p, Duration::from_millis(60 * k as u64)))
+        .collect();
+    for handle in handles {
+        let stats = handle.join().unwrap().unwrap();
+        assert_eq!(
+            stats.iter().map(|s| s.messages).sum::<u64>(),
+            2 * SIZES.len() as u64
+        );
+    }
+}
+
+/// Two parties over TLS; `certs_seen_by[p]` are the certificates party `p`'s config
+/// lists, `keys[p]` party `p`'s key. Returns each party's result.
+fn connect_two_tls(certs_seen_by: [Vec<String>; 2], keys: [String; 2]) -> Vec<Result<(), String>> {
+    let mut config = config(free_addresses(2), Duration::from_secs(2));
+    config.tls = true;
+    let handles: Vec<_> = (0..2u32)
+        .map(|p| {
+            let config = config.clone();
+            let identity =
+                Identity::from_pem(p, &certs_seen_by[p as usize], &keys[p as usize]).unwrap();
+            thread::spawn(move || {
+                TcpTransport::connect_with(&config, p, &hello(p, 2, 1), None, Some(&identity))
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+#[test]
+fn a_tls_peer_with_another_certificate_is_refused_on_both_sides() {
+    let [(key0, cert0), (key1, cert1), (_, other)] = [0, 1, 1].map(|p| tls::generate(p).unwrap());
+    let refused = "refused this party's certificate (TLS alert AccessDenied): the parties.toml \
+                   it uses must list the certificate of this party's key";
+
+    // Party 1 (the dialer) presents a certificate that party 0 does not know it by.
+    let results = connect_two_tls(
+        [
+            vec![cert0.clone(), other.clone()],
+            vec![cert0.clone(), cert1.clone()],
+        ],
+        [key0.clone(), key1.clone()],
+    );
+    assert_eq!(
+        results,
+        [
+            Err("party 1: presented a certificate that is not the one configured for party 1 in parties.toml".to_string()),
+            Err(format!("party 0: TLS handshake: {refused}")),
+        ]
+    );
+
+    // Party 0 (the acceptor) presents a certificate that party 1 does not know it by.
+    let results = connect_two_tls(
+        [
+            vec![cert0.clone(), cert1.clone()],
+            vec![other, cert1.clone()],
+        ],
+        [key0.clone(), key1.clone()],
+    );
+    assert_eq!(
+        results[1],
+        Err("party 0: presented a certificate that is not the one configured for party 0 in parties.toml".to_string())
+    );
+    let err = results[0].clone().unwrap_err();
+    assert!(err.starts_with("party 1: TLS handshake: "), "{err}");
+
+    // The right certificates on both sides connect.
+    let results = connect_two_tls(
+        [vec![cert0.clone(), cert1.clone()], vec![cert0, cert1]],
+        [key0, key1],
+    );
+    assert_eq!(results, [Ok(()), Ok(())]);
+}
+
+#[test]
+fn a_tls_party_and_a_plain_party_say_what_is_wrong() {
+    let addresses = free_addresses(2);
+    let tls = tls_config("mixed", addresses.clone(), Duration::from_secs(2));
+    let plain = config(addresses, Duration::from_secs(2));
+    let handles = [(tls, 0u32), (plain, 1)].map(|(config, p)| {
+        thread::spawn(move || {
+            TcpTransport::connect(&config, p, &hello(p, 2, 1))
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        })
+    });
+    let [tls_side, plain_side] = handles.map(|h| h.join().unwrap());
+    assert_eq!(
+        tls_side,
+        "party 1: TLS handshake: did not answer with TLS (does its parties.toml say `tls = false`?)"
+    );
+    assert!(
+        plain_side.starts_with("party 0: handshake: "),
+        "{plain_side}"
+    );
 }
 
 /// Connects every party of `hellos` on its own thread and returns each one's result.

@@ -1,19 +1,23 @@
-//! `parties.toml`: where the parties of a run listen (LANGUAGE.md §8).
+//! `parties.toml`: where the parties of a run listen and who they are (LANGUAGE.md §10).
 //!
 //! ```toml
-//! tls = false                 # default true (not supported yet: see below)
+//! # tls = true                # the default: TLS 1.3, each party pinned to its `cert`
 //! connect_timeout_s = 60      # how long to wait for every party to connect
 //! timeout_s = 60              # how long to wait for any one message
 //! [[party]]                   # party 0
 //! address = "127.0.0.1:7000"
+//! cert = "certs/party0.crt"   # relative to this file's folder
+//! key = "certs/party0.key"    # read only by party 0 (`mpcvm run --key` overrides it)
 //! [[party]]                   # party 1
 //! address = "127.0.0.1:7001"
-//! # cert = "certs/p1.pem"     # relative to this file's folder
+//! cert = "certs/party1.crt"
 //! ```
 //!
-//! Every party uses the same file. Addresses are `ip:port`, `[ipv6]:port` or
-//! `host:port`; a host name is looked up when connecting, so that a host whose name
-//! does not resolve yet is retried like one that is not up yet.
+//! Every party uses the same file (a party's `key` need only exist on that party's
+//! machine). `mpcvm keygen` writes a key and its certificate. With `tls = false` the
+//! parties talk plain TCP and `cert` and `key` are ignored. Addresses are `ip:port`,
+//! `[ipv6]:port` or `host:port`; a host name is looked up when connecting, so that a
+//! host whose name does not resolve yet is retried like one that is not up yet.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -26,10 +30,6 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a party waits for one message of a peer, unless `timeout_s` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The message given when a config asks for TLS, which this version does not have.
-pub const TLS_UNSUPPORTED: &str = "TLS is not supported yet in this version: set `tls = false` \
-     in parties.toml to run over plain TCP (on a trusted network only)";
-
 /// The warning the caller prints, once, when a run goes over plain TCP.
 pub const PLAIN_TCP_WARNING: &str =
     "warning: tls = false: traffic between the parties is not encrypted or authenticated";
@@ -37,8 +37,7 @@ pub const PLAIN_TCP_WARNING: &str =
 /// The parties of a run and how to reach them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PartiesConfig {
-    /// Whether connections use TLS. Always `false` in a config [`PartiesConfig::parse`]
-    /// returns, until TLS arrives.
+    /// Whether connections use TLS. When they do, every party has a `cert`.
     pub tls: bool,
     /// The parties, in id order.
     pub parties: Vec<PartyAddress>,
@@ -55,6 +54,8 @@ pub struct PartyAddress {
     pub address: String,
     /// The party's certificate, resolved against the config file's folder.
     pub cert: Option<PathBuf>,
+    /// The party's private key, resolved likewise; only the party itself reads it.
+    pub key: Option<PathBuf>,
 }
 
 /// A `parties.toml` that cannot be used. The message names the file and the field.
@@ -81,6 +82,7 @@ impl PartiesConfig {
                 .map(|a| PartyAddress {
                     address: a.into(),
                     cert: None,
+                    key: None,
                 })
                 .collect(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -96,7 +98,8 @@ impl PartiesConfig {
 
     /// Reads the contents of the config file `file` (named in errors, and the folder
     /// certificates are found in). A config that asks for TLS (as one does that does not
-    /// mention `tls`) is refused with [`TLS_UNSUPPORTED`].
+    /// mention `tls`) must give every party a `cert`; the files are read when connecting
+    /// ([`crate::net::tls::Identity::load`]).
     pub fn parse(bytes: &[u8], file: &Path) -> Result<PartiesConfig, ConfigError> {
         let error = |message: String| ConfigError {
             file: file.to_owned(),
@@ -115,11 +118,7 @@ impl PartiesConfig {
             error(format!("{place}{}", e.message().trim_end()))
         })?;
         let folder = file.parent().unwrap_or(Path::new(""));
-        let config = from_table(&table, folder).map_err(error)?;
-        if config.tls {
-            return Err(error(TLS_UNSUPPORTED.to_string()));
-        }
-        Ok(config)
+        from_table(&table, folder).map_err(error)
     }
 }
 
@@ -192,12 +191,33 @@ fn from_table(table: &toml::Table, folder: &Path) -> Result<PartiesConfig, Strin
         }
         parties.push(party);
     }
+    if tls {
+        if let Some(id) = parties.iter().position(|p| p.cert.is_none()) {
+            return Err(no_cert_message(id, table.contains_key("tls")));
+        }
+    }
     Ok(PartiesConfig {
         tls,
         parties,
         connect_timeout,
         timeout,
     })
+}
+
+/// Why a TLS config without a certificate for party `id` is refused, and what to do.
+fn no_cert_message(id: usize, explicit: bool) -> String {
+    let tls = if explicit {
+        "`tls = true`"
+    } else {
+        "TLS (the default when `tls` is not given)"
+    };
+    format!(
+        "party {id}: {tls} needs a `cert` for every party, but party {id} has none. \
+         Run `mpcvm keygen --party {id} --out DIR` on party {id}'s machine and add \
+         `cert = \"DIR/party{id}.crt\"` to its `[[party]]` entry (and `key = \"DIR/party{id}.key\"` \
+         in party {id}'s own copy), or set `tls = false` to run over plain TCP, on a trusted \
+         network only"
+    )
 }
 
 fn party_entry(entry: &toml::Value, folder: &Path) -> Result<PartyAddress, String> {
@@ -209,10 +229,10 @@ fn party_entry(entry: &toml::Value, folder: &Path) -> Result<PartyAddress, Strin
     };
     if let Some(key) = entry
         .keys()
-        .find(|k| !matches!(k.as_str(), "address" | "cert"))
+        .find(|k| !matches!(k.as_str(), "address" | "cert" | "key"))
     {
         return Err(format!(
-            "unknown field `{key}` (expected `address` or `cert`)"
+            "unknown field `{key}` (expected `address`, `cert` or `key`)"
         ));
     }
     let address = match entry.get("address") {
@@ -221,17 +241,17 @@ fn party_entry(entry: &toml::Value, folder: &Path) -> Result<PartyAddress, Strin
         Some(v) => return Err(format!("`address` must be a string, not {}", describe(v))),
     };
     check_address(&address).map_err(|m| format!("`address` \"{address}\": {m}"))?;
-    let cert = match entry.get("cert") {
-        None => None,
-        Some(toml::Value::String(s)) if !s.is_empty() => Some(folder.join(s)),
-        Some(v) => {
-            return Err(format!(
-                "`cert` must be the path of a certificate file, not {}",
-                describe(v)
-            ))
-        }
+    let path = |field: &str, what: &str| match entry.get(field) {
+        None => Ok(None),
+        Some(toml::Value::String(s)) if !s.is_empty() => Ok(Some(folder.join(s))),
+        Some(v) => Err(format!(
+            "`{field}` must be the path of {what}, not {}",
+            describe(v)
+        )),
     };
-    Ok(PartyAddress { address, cert })
+    let cert = path("cert", "a certificate file (PEM)")?;
+    let key = path("key", "a private key file (PEM)")?;
+    Ok(PartyAddress { address, cert, key })
 }
 
 /// Checks that `address` is `ip:port`, `[ipv6]:port` or `host:port` with a plausible
@@ -376,13 +396,64 @@ address = "[::1]:7002"
         );
     }
 
+    const THREE_TLS: &str = r#"
+[[party]]
+address = "127.0.0.1:7000"
+cert = "/abs/party0.crt"
+key = "party0.key"
+[[party]]
+address = "127.0.0.1:7001"
+cert = "certs/party1.crt"
+[[party]]
+address = "127.0.0.1:7002"
+cert = "certs/party2.crt"
+"#;
+
     #[test]
-    fn tls_is_refused_until_it_is_supported() {
-        let expected = format!("`conf/parties.toml`: {TLS_UNSUPPORTED}");
+    fn tls_is_the_default_and_needs_every_cert() {
+        let config = parse(THREE_TLS).unwrap();
+        assert!(config.tls);
+        assert_eq!(
+            config.parties[0].cert.as_deref(),
+            Some(Path::new("/abs/party0.crt"))
+        );
+        assert_eq!(
+            config.parties[0].key.as_deref(),
+            Some(Path::new("conf/party0.key"))
+        );
+        assert_eq!(
+            config.parties[1].cert.as_deref(),
+            Some(Path::new("conf/certs/party1.crt"))
+        );
+        assert_eq!(config.parties[1].key, None);
+        assert!(parse(&format!("tls = true\n{THREE_TLS}")).unwrap().tls);
+
         let implicit = THREE.replace("tls = false\n", "");
-        assert_eq!(parse(&implicit).unwrap_err(), expected);
+        let err = parse(&implicit).unwrap_err();
+        assert!(
+            err.starts_with(
+                "`conf/parties.toml`: party 0: TLS (the default when `tls` is not given) \
+                 needs a `cert` for every party, but party 0 has none. \
+                 Run `mpcvm keygen --party 0 --out DIR`"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.ends_with("or set `tls = false` to run over plain TCP, on a trusted network only"),
+            "{err}"
+        );
         let explicit = THREE.replace("tls = false", "tls = true");
-        assert_eq!(parse(&explicit).unwrap_err(), expected);
+        let err = parse(&explicit).unwrap_err();
+        assert!(
+            err.starts_with(
+                "`conf/parties.toml`: party 0: `tls = true` needs a `cert` for every party"
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            parse(&THREE_TLS.replace("cert = \"certs/party2.crt\"", "cert = 2")).unwrap_err(),
+            "`conf/parties.toml`: party 2: `cert` must be the path of a certificate file (PEM), not the integer 2"
+        );
         assert_eq!(
             parse(&THREE.replace("tls = false", "tls = \"no\"")).unwrap_err(),
             "`conf/parties.toml`: `tls` must be true or false, not the string \"no\""
@@ -422,7 +493,7 @@ address = "[::1]:7002"
             ),
             (
                 THREE.replace("address = \"localhost:7001\"", "adress = \"localhost:7001\""),
-                "party 1: unknown field `adress` (expected `address` or `cert`)",
+                "party 1: unknown field `adress` (expected `address`, `cert` or `key`)",
             ),
             (
                 THREE.replace("address = \"localhost:7001\"", "address = 7001"),

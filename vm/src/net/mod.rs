@@ -5,6 +5,8 @@
 //! - [`tcp`]: one TCP connection per pair of parties, set up from a `parties.toml`
 //!   ([`config`]), with a handshake ([`Hello`]) that refuses a peer running another
 //!   program, protocol or party count before any input is shared.
+//! - [`tls`]: TLS 1.3 over those connections, each party pinned to the certificate the
+//!   config lists for it.
 //!
 //! Both implement [`crate::Transport`] and count what they carry per peer
 //! ([`PeerStats`]).
@@ -12,6 +14,7 @@
 pub mod config;
 pub mod local;
 pub mod tcp;
+pub mod tls;
 
 use std::fmt::Write as _;
 

@@ -8,17 +8,26 @@
 //! has all its connections it sends its [`Hello`] to every peer and checks theirs, so
 //! that a party running another program stops every party before any input is shared.
 //!
+//! With TLS (the config's default), each connection then runs a TLS 1.3 handshake
+//! ([`super::tls`]) right after the preamble, the dialer as client: both sides present
+//! their certificates and each accepts only the one configured for the other's party,
+//! so the preamble's claim is checked before anything else is read. The hellos and
+//! every message after them travel inside TLS. Timeouts stay on the sockets.
+//!
 //! Messages: a frame is a `u32` little-endian length and that many bytes. A length
 //! above the limit ([`MAX_FRAME`], or [`MAX_HELLO_LEN`] during the handshake) is
 //! refused before anything is allocated for it.
 
+use std::fmt;
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::config::PartiesConfig;
 use super::local::check_outgoing;
+use super::tls::{self, Identity, TlsReader};
 use super::{seconds, Hello, PeerStats, MAX_HELLO_LEN};
 use crate::{Transport, VmError};
 
@@ -49,6 +58,9 @@ const ACCEPT_POLL: Duration = Duration::from_millis(5);
 /// How long an accepted connection has to send its preamble: a real party sends it
 /// right after connecting, and a stray connection must not hold up the others for long.
 const PREAMBLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an accepted connection has to complete its TLS handshake: the dialer
+/// starts it right after the preamble and answers at once.
+const ACCEPT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why reading a frame failed.
 #[derive(Debug)]
@@ -209,16 +221,84 @@ fn write_reason(e: &io::Error, timeout: Duration) -> String {
     }
 }
 
+/// The writing side of a connection to one peer: the socket, and the TLS state when the
+/// connection is encrypted (shared with the connection's [`LinkReader`]).
+#[derive(Debug)]
+struct Link {
+    socket: TcpStream,
+    tls: Option<Arc<Mutex<rustls::Connection>>>,
+}
+
+impl Link {
+    /// Writes `parts` one after the other, as one write where possible.
+    fn write_parts(&self, parts: &[&[u8]]) -> io::Result<()> {
+        match &self.tls {
+            Some(conn) => tls::write_all(conn, &self.socket, parts),
+            None => parts
+                .iter()
+                .try_for_each(|part| (&mut &self.socket).write_all(part)),
+        }
+    }
+
+    /// Writes `message` as one frame.
+    fn write_frame(&self, message: &[u8]) -> io::Result<()> {
+        let len = frame_len(message.len())?;
+        self.write_parts(&[&len.to_le_bytes(), message])
+    }
+
+    /// The reading side: a second handle on the socket.
+    fn reader(&self) -> io::Result<LinkReader> {
+        let socket = self.socket.try_clone()?;
+        Ok(match &self.tls {
+            Some(conn) => LinkReader::Tls(TlsReader::new(socket, conn.clone())),
+            None => LinkReader::Plain(socket),
+        })
+    }
+}
+
+/// The reading side of a connection to one peer.
+enum LinkReader {
+    Plain(TcpStream),
+    Tls(TlsReader),
+}
+
+impl fmt::Debug for LinkReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkReader::Plain(s) => f.debug_tuple("Plain").field(s).finish(),
+            LinkReader::Tls(r) => f.debug_tuple("Tls").field(r.socket()).finish(),
+        }
+    }
+}
+
+impl LinkReader {
+    fn socket(&self) -> &TcpStream {
+        match self {
+            LinkReader::Plain(s) => s,
+            LinkReader::Tls(r) => r.socket(),
+        }
+    }
+}
+
+impl Read for LinkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            LinkReader::Plain(s) => s.read(buf),
+            LinkReader::Tls(r) => r.read(buf),
+        }
+    }
+}
+
 /// One party's connections to all the others. Movable to its own thread.
 #[derive(Debug)]
 pub struct TcpTransport {
     party: u32,
     parties: u32,
-    /// `streams[p]` is the connection to party `p`, for writing; `None` for this party.
-    streams: Vec<Option<TcpStream>>,
+    /// `links[p]` is the connection to party `p`, for writing; `None` for this party.
+    links: Vec<Option<Link>>,
     /// `readers[p]` reads the same connection (a second handle on the socket, so that
     /// writing threads and the reading thread do not share a borrow).
-    readers: Vec<Option<BufReader<TcpStream>>>,
+    readers: Vec<Option<BufReader<LinkReader>>>,
     timeout: Duration,
     stats: Vec<PeerStats>,
     /// The first error: later exchanges repeat it, since a half-done exchange leaves the
@@ -232,19 +312,15 @@ pub struct TcpTransport {
 impl TcpTransport {
     /// Connects party `party` to every other party of `config` and checks their
     /// [`Hello`]s against `hello` (this party's own). Listens on the party's address in
-    /// `config`.
+    /// `config`. With TLS, reads the certificates and this party's key named in
+    /// `config` ([`Identity::load`]).
     pub fn connect(
         config: &PartiesConfig,
         party: u32,
         hello: &Hello,
     ) -> Result<TcpTransport, VmError> {
-        check_identity(config, party, hello)?;
-        let address = &config.parties[party as usize].address;
-        let listener = TcpListener::bind(address.as_str()).map_err(|e| VmError::Peer {
-            party,
-            reason: format!("cannot listen on {address} (this party's address): {e}"),
-        })?;
-        Self::connect_with_listener(config, party, hello, listener)
+        let identity = Identity::load(config, party).map_err(VmError::Tls)?;
+        Self::connect_with(config, party, hello, None, identity.as_ref())
     }
 
     /// Like [`TcpTransport::connect`], but accepts the other parties on `listener`, which
@@ -255,10 +331,34 @@ impl TcpTransport {
         hello: &Hello,
         listener: TcpListener,
     ) -> Result<TcpTransport, VmError> {
-        check_identity(config, party, hello)?;
+        let identity = Identity::load(config, party).map_err(VmError::Tls)?;
+        Self::connect_with(config, party, hello, Some(listener), identity.as_ref())
+    }
+
+    /// [`TcpTransport::connect`] with everything given: the listener (bound to this
+    /// party's address when `None`) and, when `config.tls` is set, this party's TLS
+    /// identity (which must then be given).
+    pub fn connect_with(
+        config: &PartiesConfig,
+        party: u32,
+        hello: &Hello,
+        listener: Option<TcpListener>,
+        identity: Option<&Identity>,
+    ) -> Result<TcpTransport, VmError> {
+        check_identity(config, party, hello, identity)?;
+        let listener = match listener {
+            Some(l) => l,
+            None => {
+                let address = &config.parties[party as usize].address;
+                TcpListener::bind(address.as_str()).map_err(|e| VmError::Peer {
+                    party,
+                    reason: format!("cannot listen on {address} (this party's address): {e}"),
+                })?
+            }
+        };
         let deadline = Instant::now() + config.connect_timeout;
         let n = config.parties();
-        let mut streams: Vec<Option<TcpStream>> = (0..n).map(|_| None).collect();
+        let mut links: Vec<Option<Link>> = (0..n).map(|_| None).collect();
         for peer in 0..party {
             let address = &config.parties[peer as usize].address;
             let mut stream = dial(address, peer, deadline, config.connect_timeout)?;
@@ -268,20 +368,32 @@ impl TcpTransport {
                 party: peer,
                 reason: format!("connected, then {}", write_reason(&e, config.timeout)),
             })?;
-            streams[peer as usize] = Some(stream);
+            // The peer answers once it is done dialing the parties below it, which may
+            // take until the deadline.
+            let wait = deadline.saturating_duration_since(Instant::now()) + config.timeout;
+            let tls = identity
+                .map(|id| tls::handshake(id, peer, true, &mut stream, wait))
+                .transpose()
+                .map_err(|reason| VmError::Peer {
+                    party: peer,
+                    reason,
+                })?;
+            links[peer as usize] = Some(Link {
+                socket: stream,
+                tls: tls.map(|c| Arc::new(Mutex::new(c))),
+            });
         }
-        accept(&listener, config, party, &mut streams, deadline)?;
+        accept(&listener, config, party, &mut links, deadline, identity)?;
         drop(listener);
 
-        let readers = streams
+        let readers = links
             .iter()
             .enumerate()
-            .map(|(peer, stream)| {
-                stream
-                    .as_ref()
-                    .map(|s| {
-                        s.try_clone()
-                            .map(|s| BufReader::with_capacity(READ_BUFFER, s))
+            .map(|(peer, link)| {
+                link.as_ref()
+                    .map(|link| {
+                        link.reader()
+                            .map(|r| BufReader::with_capacity(READ_BUFFER, r))
                             .map_err(|e| VmError::Peer {
                                 party: peer as u32,
                                 reason: format!("cannot configure the connection: {e}"),
@@ -293,7 +405,7 @@ impl TcpTransport {
         let mut transport = TcpTransport {
             party,
             parties: n,
-            streams,
+            links,
             readers,
             timeout: config.timeout,
             stats: vec![PeerStats::default(); n as usize],
@@ -312,7 +424,11 @@ impl TcpTransport {
         // A peer sends its hello once it has all of its own connections, which may take
         // until the connect deadline; the slack covers a peer that gets there just then.
         let hello_wait = deadline.saturating_duration_since(Instant::now()) + config.timeout;
-        transport.handshake(hello, hello_wait)?;
+        if let Err(e) = transport.handshake(hello, hello_wait) {
+            // Peers still waiting for this party's hello learn at once that it gave up.
+            hang_up(&transport.links);
+            return Err(e);
+        }
         for (peer, stream) in transport.peers() {
             stream
                 .set_read_timeout(Some(config.timeout))
@@ -332,10 +448,10 @@ impl TcpTransport {
 
     /// The peers' ids and connections.
     fn peers(&self) -> impl Iterator<Item = (u32, &TcpStream)> {
-        self.streams
+        self.links
             .iter()
             .enumerate()
-            .filter_map(|(p, s)| s.as_ref().map(|s| (p as u32, s)))
+            .filter_map(|(p, l)| l.as_ref().map(|l| (p as u32, &l.socket)))
     }
 
     fn handshake(&mut self, hello: &Hello, wait: Duration) -> Result<(), VmError> {
@@ -360,10 +476,18 @@ impl TcpTransport {
             };
             let theirs = reader
                 .get_ref()
+                .socket()
                 .set_read_timeout(Some(wait))
                 .map_err(|e| fail(format!("cannot configure the connection: {e}")))
                 .and_then(|()| {
                     read_frame(reader, MAX_HELLO_LEN).map_err(|e| match e {
+                        // A TLS record starts 0x16 0x03: a peer that talks TLS to a
+                        // party that does not.
+                        FrameError::TooLarge { len, .. } if len & 0xffff == 0x0316 => fail(
+                            "answered with TLS, but this party's parties.toml says \
+                             `tls = false`"
+                                .into(),
+                        ),
                         FrameError::TooLarge { .. } => {
                             fail("did not answer like an mpcvm party".into())
                         }
@@ -386,15 +510,14 @@ impl TcpTransport {
 
     /// Writes a small message to `peer` in one write.
     fn write_small(&mut self, peer: u32, message: &[u8]) -> Result<(), VmError> {
-        let Some(stream) = self.streams[peer as usize].as_ref() else {
+        let Some(link) = self.links[peer as usize].as_ref() else {
             return Ok(());
         };
         self.scratch.clear();
         self.scratch
             .extend_from_slice(&(message.len() as u32).to_le_bytes());
         self.scratch.extend_from_slice(message);
-        (&mut &*stream)
-            .write_all(&self.scratch)
+        link.write_parts(&[&self.scratch])
             .map_err(|e| VmError::Peer {
                 party: peer,
                 reason: write_reason(&e, self.timeout),
@@ -403,7 +526,7 @@ impl TcpTransport {
 
     /// Reads one message from every peer, in id order (an empty one for this party).
     fn read_all(
-        readers: &mut [Option<BufReader<TcpStream>>],
+        readers: &mut [Option<BufReader<LinkReader>>],
         timeout: Duration,
     ) -> Result<Vec<Vec<u8>>, VmError> {
         readers
@@ -464,24 +587,21 @@ impl TcpTransport {
         }
         // Disjoint borrows: the writing threads share the write handles while this
         // thread reads through the buffered read handles.
-        let (streams, readers, timeout) = (&self.streams, &mut self.readers, self.timeout);
+        let (links, readers, timeout) = (&self.links, &mut self.readers, self.timeout);
         thread::scope(|scope| {
-            let writers: Vec<_> = streams
+            let writers: Vec<_> = links
                 .iter()
                 .enumerate()
                 .filter(|(peer, _)| is_large(*peer))
-                .filter_map(|(peer, stream)| {
-                    let (stream, message) = (stream.as_ref()?, &outgoing[peer]);
-                    Some((
-                        peer,
-                        scope.spawn(move || write_frame(&mut &*stream, message)),
-                    ))
+                .filter_map(|(peer, link)| {
+                    let (link, message) = (link.as_ref()?, &outgoing[peer]);
+                    Some((peer, scope.spawn(move || link.write_frame(message))))
                 })
                 .collect();
             let incoming = Self::read_all(readers, timeout);
             if incoming.is_err() {
                 // Unblock writers stuck on a peer that will never read.
-                hang_up(streams);
+                hang_up(links);
             }
             let mut first_error = incoming.as_ref().err().cloned();
             for (peer, writer) in writers {
@@ -489,7 +609,7 @@ impl TcpTransport {
                     .join()
                     .unwrap_or_else(|_| Err(io::Error::other("the writing thread panicked")));
                 if let (Err(e), None) = (result, &first_error) {
-                    hang_up(streams);
+                    hang_up(links);
                     first_error = Some(VmError::Peer {
                         party: peer as u32,
                         reason: write_reason(&e, timeout),
@@ -506,10 +626,10 @@ impl TcpTransport {
 
 /// Closes every connection, so that peers blocked on this party fail at once rather
 /// than at their timeout, and so do this party's own blocked writers.
-fn hang_up(streams: &[Option<TcpStream>]) {
-    for stream in streams.iter().flatten() {
+fn hang_up(links: &[Option<Link>]) {
+    for link in links.iter().flatten() {
         // Already closed is fine: this is a best effort on the way out.
-        let _ = stream.shutdown(Shutdown::Both);
+        let _ = link.socket.shutdown(Shutdown::Both);
     }
 }
 
@@ -529,20 +649,38 @@ impl Transport for TcpTransport {
         let result = self.try_exchange(outgoing);
         if let Err(e) = &result {
             self.failed = Some(e.clone());
-            hang_up(&self.streams);
+            hang_up(&self.links);
         }
         result
     }
 }
 
-/// Checks that `config` asks for no TLS (not supported yet), that `party` is in it, and
-/// that `hello` speaks for that party.
-fn check_identity(config: &PartiesConfig, party: u32, hello: &Hello) -> Result<(), VmError> {
-    if config.tls {
-        return Err(VmError::Peer {
-            party,
-            reason: super::config::TLS_UNSUPPORTED.to_string(),
-        });
+/// Checks that a TLS identity is given exactly when `config` asks for TLS, that `party`
+/// is in it, and that `hello` and `identity` speak for that party.
+fn check_identity(
+    config: &PartiesConfig,
+    party: u32,
+    hello: &Hello,
+    identity: Option<&Identity>,
+) -> Result<(), VmError> {
+    match identity {
+        None if config.tls => {
+            return Err(VmError::Tls(
+                "the config asks for TLS, but no identity was given".into(),
+            ))
+        }
+        Some(_) if !config.tls => {
+            return Err(VmError::Tls(
+                "a TLS identity was given for a config with `tls = false`".into(),
+            ))
+        }
+        Some(id) if id.party() != party => {
+            return Err(VmError::Tls(format!(
+                "the TLS identity is party {}'s, but this is party {party}",
+                id.party()
+            )))
+        }
+        _ => {}
     }
     let n = config.parties();
     if party >= n {
@@ -625,8 +763,9 @@ fn accept(
     listener: &TcpListener,
     config: &PartiesConfig,
     party: u32,
-    streams: &mut [Option<TcpStream>],
+    links: &mut [Option<Link>],
     deadline: Instant,
+    identity: Option<&Identity>,
 ) -> Result<(), VmError> {
     let n = config.parties();
     if party + 1 >= n {
@@ -641,15 +780,30 @@ fn accept(
     let mut refused: Vec<String> = Vec::new();
     loop {
         let missing: Vec<u32> = (party + 1..n)
-            .filter(|&p| streams[p as usize].is_none())
+            .filter(|&p| links[p as usize].is_none())
             .collect();
         if missing.is_empty() {
             return Ok(());
         }
         match listener.accept() {
-            Ok((stream, from)) => match identify(&stream, from, party, n, deadline) {
-                Ok(peer) if streams[peer as usize].is_none() => {
-                    streams[peer as usize] = Some(stream);
+            Ok((mut stream, from)) => match identify(&stream, from, party, n, deadline) {
+                Ok(peer) if links[peer as usize].is_none() => {
+                    // A failed TLS handshake ends the run: the dialer said it was `peer`,
+                    // and a party with the wrong certificate will not get a better one
+                    // by waiting.
+                    let tls = identity
+                        .map(|id| {
+                            tls::handshake(id, peer, false, &mut stream, ACCEPT_HANDSHAKE_TIMEOUT)
+                        })
+                        .transpose()
+                        .map_err(|reason| VmError::Peer {
+                            party: peer,
+                            reason,
+                        })?;
+                    links[peer as usize] = Some(Link {
+                        socket: stream,
+                        tls: tls.map(|c| Arc::new(Mutex::new(c))),
+                    });
                 }
                 Ok(peer) => refused.push(format!(
                     "{from} said it was party {peer}, which had already connected"

@@ -1,11 +1,12 @@
 //! `mpcvm`: runs mpc bytecode as one party of a secure computation.
 //!
 //! Exit status (STYLE.md §2.8): 0 on success, 1 when the program, an input or the config
-//! is bad, 2 for bad usage (clap's own), 3 when a file cannot be read or output written,
-//! 4 when another party cannot be reached, differs (program, protocol, party count),
-//! leaves, stalls or misbehaves.
+//! is bad (or `keygen` refuses to replace a key), 2 for bad usage (clap's own), 3 when a
+//! file cannot be read or output written, 4 when another party cannot be reached,
+//! differs (program, protocol, party count, certificate), leaves, stalls or misbehaves.
 
 mod info_cmd;
+mod keygen_cmd;
 mod run_cmd;
 
 use std::io::Write as _;
@@ -29,6 +30,8 @@ enum Command {
     Info(info_cmd::Args),
     /// Run one party of a program, talking to the other parties over the network
     Run(run_cmd::Args),
+    /// Write a party's TLS private key and self-signed certificate
+    Keygen(keygen_cmd::Args),
 }
 
 /// The version, with the bytecode format this build reads (as nargo prints its
@@ -85,6 +88,9 @@ enum CliError {
     /// The run failed: a peer, the network, or the protocol.
     #[error("{0}")]
     Run(mpc_vm::VmError),
+    /// The command will not do what was asked, for the reason given.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl CliError {
@@ -97,6 +103,7 @@ impl CliError {
             | CliError::Input { .. }
             | CliError::NoInputFile(_)
             | CliError::Config(_)
+            | CliError::Refused(_)
             | CliError::Run(_) => 1,
         }
     }
@@ -133,6 +140,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info(args) => info_cmd::run(args),
         Command::Run(args) => run_cmd::run(args),
+        Command::Keygen(args) => keygen_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

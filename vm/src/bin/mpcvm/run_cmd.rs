@@ -12,6 +12,7 @@ use std::time::Instant;
 use mpc_bytecode::Program;
 use mpc_vm::net::config::{ConfigError, PartiesConfig, PLAIN_TCP_WARNING};
 use mpc_vm::net::tcp::TcpTransport;
+use mpc_vm::net::tls::Identity;
 use mpc_vm::net::{Hello, PeerStats};
 use mpc_vm::{ProtocolKind, RunStats, VmError};
 use serde_json::json;
@@ -42,7 +43,8 @@ pub struct Args {
     /// (omit it when the program reads none)
     #[arg(long, value_name = "mine.json")]
     pub input: Option<PathBuf>,
-    /// This party's TLS private key (when the config has `tls = true`)
+    /// This party's TLS private key, instead of the `key` of its entry in the config
+    /// (`mpcvm keygen` writes one)
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// Print the outputs as one JSON object instead of `name = value` lines
@@ -87,18 +89,25 @@ struct Report {
 fn execute(args: &Args, warn: &mut dyn FnMut(&str)) -> Result<Report, CliError> {
     let program = load_program(&args.program)?;
     let inputs = read_inputs(&program, args.party, args.input.as_deref())?;
-    let config =
+    let mut config =
         PartiesConfig::parse(&read(&args.config)?, &args.config).map_err(CliError::Config)?;
-    check_before_connecting(&program, &config, args.party).map_err(|message| {
+    let config_error = |message| {
         CliError::Config(ConfigError {
             file: args.config.clone(),
             message,
         })
-    })?;
-    // `parse` refuses `tls = true` for now, so every run that gets here is plain TCP.
-    warn(PLAIN_TCP_WARNING);
-    if args.key.is_some() {
-        warn("warning: --key is ignored: the parties do not use TLS");
+    };
+    check_before_connecting(&program, &config, args.party).map_err(config_error)?;
+    if let Some(key) = &args.key {
+        config.parties[args.party as usize].key = Some(key.clone());
+    }
+    // Read before connecting, so that a missing or wrong key stops this party alone.
+    let identity = Identity::load(&config, args.party).map_err(config_error)?;
+    if !config.tls {
+        warn(PLAIN_TCP_WARNING);
+        if args.key.is_some() {
+            warn("warning: --key is ignored: the parties do not use TLS");
+        }
     }
 
     let hello = Hello {
@@ -110,7 +119,8 @@ fn execute(args: &Args, warn: &mut dyn FnMut(&str)) -> Result<Report, CliError> 
     };
     let start = Instant::now();
     let mut transport =
-        TcpTransport::connect(&config, args.party, &hello).map_err(CliError::Run)?;
+        TcpTransport::connect_with(&config, args.party, &hello, None, identity.as_ref())
+            .map_err(CliError::Run)?;
     let connect_s = start.elapsed().as_secs_f64();
     let (raw, run) =
         mpc_vm::run_party(&program, PROTOCOL, &mut transport, &inputs).map_err(CliError::Run)?;
@@ -438,13 +448,13 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(err.exit_code(), 1);
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "`{}`: {}",
-                config.display(),
-                mpc_vm::net::config::TLS_UNSUPPORTED
-            )
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "`{}`: party 0: TLS (the default when `tls` is not given) needs a `cert`",
+                config.display()
+            )),
+            "{message}"
         );
 
         // Two parties: the sample sends an output to party 2.

@@ -234,15 +234,23 @@ pub fn execute<P: Protocol>(
     protocol: &mut P,
     my_inputs: &[u64],
 ) -> Result<RawOutputs, VmError> {
-    execute_timed(program, protocol, my_inputs, &mut RunStats::default())
+    execute_timed(
+        program,
+        protocol,
+        my_inputs,
+        &mut RunStats::default(),
+        &mut |_| {},
+    )
 }
 
-/// [`execute`], recording the time of each phase in `stats`.
+/// [`execute`], recording the time of each phase in `stats` and calling `on_round` with
+/// the number of rounds done after each one.
 pub fn execute_timed<P: Protocol>(
     program: &Program,
     protocol: &mut P,
     my_inputs: &[u64],
     stats: &mut RunStats,
+    on_round: &mut dyn FnMut(usize),
 ) -> Result<RawOutputs, VmError> {
     let kinds = program.wire_kinds();
     let layout = program.input_layout();
@@ -288,6 +296,7 @@ pub fn execute_timed<P: Protocol>(
                 .interactive(&round.interactive, before, &kinds, batch)
                 .map_err(|e| during(&format!("round {} of {rounds}", index + 1))(e))?;
         }
+        on_round(index + 1);
     }
 
     let opening = std::time::Instant::now();
@@ -595,6 +604,18 @@ pub fn run_party<T: Transport>(
     transport: &mut T,
     my_inputs: &[u64],
 ) -> Result<(RawOutputs, RunStats), VmError> {
+    run_party_reporting(program, kind, transport, my_inputs, &mut |_| {})
+}
+
+/// [`run_party`], calling `on_round` with the number of rounds done after each one
+/// (for a progress display).
+pub fn run_party_reporting<T: Transport>(
+    program: &Program,
+    kind: ProtocolKind,
+    transport: &mut T,
+    my_inputs: &[u64],
+    on_round: &mut dyn FnMut(usize),
+) -> Result<(RawOutputs, RunStats), VmError> {
     match kind {
         ProtocolKind::Clear => Err(VmError::ProtocolNotImplemented(
             "clear over the network (use `mpcc run --protocol clear` to simulate it)".into(),
@@ -603,7 +624,7 @@ pub fn run_party<T: Transport>(
             crate::rep3::check_program(program)?;
             let mut stats = RunStats::default();
             let mut protocol = crate::rep3::Rep3::setup(transport).map_err(during("start-up"))?;
-            let raw = execute_timed(program, &mut protocol, my_inputs, &mut stats)?;
+            let raw = execute_timed(program, &mut protocol, my_inputs, &mut stats, on_round)?;
             stats.rounds = protocol.exchanges();
             (stats.online_bytes_sent, stats.online_bytes_received) = protocol.online_bytes();
             Ok((raw, stats))

@@ -21,8 +21,8 @@ pub mod rep3;
 pub mod runs;
 
 pub use exec::{
-    check_parties, execute, run_party, simulate, ClearProtocol, Operand, OutputOpening,
-    PartyOutputs, Protocol, ProtocolKind, RawOutputs, RunStats, Transport, VmError,
+    check_parties, execute, run_party, run_party_reporting, simulate, ClearProtocol, Operand,
+    OutputOpening, PartyOutputs, Protocol, ProtocolKind, RawOutputs, RunStats, Transport, VmError,
 };
 pub use io::{
     format_outputs_json, format_outputs_plain, format_value, parse_all_inputs, parse_party_inputs,

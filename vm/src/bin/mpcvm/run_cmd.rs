@@ -6,6 +6,7 @@
 //! nothing on standard output.
 
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -122,8 +123,13 @@ fn execute(args: &Args, warn: &mut dyn FnMut(&str)) -> Result<Report, CliError> 
         TcpTransport::connect_with(&config, args.party, &hello, None, identity.as_ref())
             .map_err(CliError::Run)?;
     let connect_s = start.elapsed().as_secs_f64();
-    let (raw, run) =
-        mpc_vm::run_party(&program, PROTOCOL, &mut transport, &inputs).map_err(CliError::Run)?;
+    let mut progress = Progress::new(program.rounds.len());
+    let result =
+        mpc_vm::run_party_reporting(&program, PROTOCOL, &mut transport, &inputs, &mut |done| {
+            progress.at(done)
+        });
+    progress.finish();
+    let (raw, run) = result.map_err(CliError::Run)?;
 
     let outputs = my_outputs(&program, args.party, raw).map_err(CliError::Run)?;
     let outputs = if args.json {
@@ -307,6 +313,51 @@ impl Report {
             "online_bytes_received": self.run.online_bytes_received,
             "peers": peers,
         })
+    }
+}
+
+/// A progress bar on standard error, for runs long enough to wonder about: it appears
+/// after [`Progress::DELAY`], and only when standard error is a terminal.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    started: Instant,
+    shown: bool,
+}
+
+impl Progress {
+    const DELAY: std::time::Duration = std::time::Duration::from_secs(2);
+
+    fn new(rounds: usize) -> Self {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(rounds as u64),
+            indicatif::ProgressDrawTarget::hidden(),
+        );
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("round {pos}/{len} {wide_bar} {elapsed}")
+        {
+            bar.set_style(style);
+        }
+        Progress {
+            bar,
+            started: Instant::now(),
+            shown: false,
+        }
+    }
+
+    fn at(&mut self, rounds_done: usize) {
+        if !self.shown && self.started.elapsed() >= Self::DELAY {
+            self.shown = true;
+            if std::io::stderr().is_terminal() {
+                self.bar
+                    .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+        }
+        self.bar.set_position(rounds_done as u64);
+    }
+
+    /// Removes the bar, so that it never mixes with the report or an error.
+    fn finish(&self) {
+        self.bar.finish_and_clear();
     }
 }
 

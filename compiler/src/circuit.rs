@@ -437,6 +437,50 @@ fn canonical(gate: Gate) -> Gate {
     }
 }
 
+/// What one interactive gate costs, in the units `mpcc stats` counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cost {
+    /// AND gates in bits.
+    pub and_gates: u64,
+    /// Multiplications (a reshared sum of products or a bit injection counts one).
+    pub mul_gates: u64,
+    /// Conversions not yet expanded into ANDs and products.
+    pub conversions: u64,
+    /// Everything else that communicates: a truncation, an opening, a reshared word.
+    pub other: u64,
+}
+
+impl Cost {
+    /// The cost of `gate`, which must be interactive.
+    pub fn of_interactive(gate: &Gate) -> Cost {
+        let none = Cost::default();
+        match *gate {
+            Gate::And(_, _, w) | Gate::PairAnd(_, w) => Cost {
+                and_gates: w.into(),
+                ..none
+            },
+            Gate::PairEq(_, w) => Cost {
+                and_gates: mpc_bytecode::gate::pairs(w).into(),
+                ..none
+            },
+            Gate::Mul(..) | Gate::MulBit(..) | Gate::Reshare(_) => Cost {
+                mul_gates: 1,
+                ..none
+            },
+            Gate::A2B(..) | Gate::B2A(_) => Cost {
+                conversions: 1,
+                ..none
+            },
+            _ => Cost { other: 1, ..none },
+        }
+    }
+
+    /// The communicating gates: ANDs in bits, products and the rest.
+    pub fn nonlinear(&self) -> u64 {
+        self.and_gates + self.mul_gates + self.other
+    }
+}
+
 /// Gate counts and depth, as `mpcc stats` prints them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
@@ -482,16 +526,12 @@ impl Stats {
             if !c.is_interactive(i) {
                 continue;
             }
-            match gate {
-                Gate::And(_, _, w) | Gate::PairAnd(_, w) => s.and_gates += u64::from(*w),
-                Gate::PairEq(_, w) => s.and_gates += u64::from(mpc_bytecode::gate::pairs(*w)),
-                // A reshared sum of products costs what one product does.
-                Gate::Mul(..) | Gate::MulBit(..) | Gate::Reshare(_) => s.mul_gates += 1,
-                Gate::A2B(..) | Gate::B2A(_) => s.conversions += 1,
-                _ => s.nonlinear += 1,
-            }
+            let cost = Cost::of_interactive(gate);
+            s.and_gates += cost.and_gates;
+            s.mul_gates += cost.mul_gates;
+            s.conversions += cost.conversions;
+            s.nonlinear += cost.nonlinear();
         }
-        s.nonlinear += s.and_gates + s.mul_gates;
         s.depth = c.depths().into_iter().max().unwrap_or(0).into();
         s.inputs = c
             .inputs

@@ -10,10 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use mpc_bytecode::Gate;
 use serde::Serialize;
 
-use crate::circuit::Circuit;
+use crate::circuit::{Circuit, Cost};
 use crate::source::SourceMap;
 
 /// The cost of one source line.
@@ -79,17 +78,10 @@ pub fn by_line(c: &Circuit, sources: &SourceMap) -> Vec<LineCost> {
             nonlinear: 0,
             critical: Default::default(),
         });
-        match c.gates[i] {
-            Gate::And(_, _, w) => {
-                acc.and_gates += u64::from(w);
-                acc.nonlinear += u64::from(w);
-            }
-            Gate::Mul(..) | Gate::Reshare(_) => {
-                acc.mul_gates += 1;
-                acc.nonlinear += 1;
-            }
-            _ => acc.nonlinear += 1,
-        }
+        let cost = Cost::of_interactive(&c.gates[i]);
+        acc.and_gates += cost.and_gates;
+        acc.mul_gates += cost.mul_gates;
+        acc.nonlinear += cost.nonlinear();
         if depth[i] + height[i] == total {
             acc.critical.insert(depth[i]);
         }
@@ -159,5 +151,23 @@ mod tests {
         );
         assert!(line(5).is_none(), "an addition is free");
         assert_eq!(compare.source, "d = c > a");
+    }
+
+    #[test]
+    fn the_lines_add_up_to_the_whole_program() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/auction.mpc");
+        let compiled =
+            crate::compile_file(std::path::Path::new(path), &Options::default()).expect("compiles");
+        let costs = super::by_line(&compiled.circuit, &compiled.sources);
+        let stats = compiled.stats();
+        let sum = |f: fn(&super::LineCost) -> u64| costs.iter().map(f).sum::<u64>();
+        assert_eq!(
+            (
+                sum(|c| c.nonlinear),
+                sum(|c| c.and_gates),
+                sum(|c| c.mul_gates)
+            ),
+            (stats.nonlinear, stats.and_gates, stats.mul_gates)
+        );
     }
 }

@@ -552,3 +552,39 @@ proptest! {
         prop_assert_eq!(&got["0"], &expected_outputs(&compiled, &inputs), "{}\n{}", program, inputs);
     }
 }
+
+#[test]
+fn lanes_evaluate_instances_side_by_side() {
+    // out = [!(a0 & b0), (a1 ^ b1) & !(a0 & b0), a0] for 2-bit inputs a and b.
+    let text = "5 9\n2 2 2\n1 3\n\n2 1 0 2 4 AND\n2 1 1 3 5 XOR\n1 1 4 6 INV\n2 1 5 6 7 AND\n1 1 0 8 EQW\n";
+    let single = compile_bristol_str("tiny.txt", text, &Options::default()).expect("reads");
+    // 70 instances: a full word of 64 and a second word of 6.
+    let lanes = 70;
+    let opts = Options {
+        lanes,
+        ..Options::default()
+    };
+    let wide = compile_bristol_str("tiny.txt", text, &opts).expect("reads");
+    let (one, many) = (single.stats(), wide.stats());
+    assert_eq!(many.depth, one.depth, "the rounds of one instance");
+    assert_eq!(many.and_gates, one.and_gates * u64::from(lanes));
+
+    let bits = |seed: u32, k: u32| (seed.wrapping_mul(2_654_435_761) >> k) & 1 == 1;
+    let rows = |party: u32| -> Vec<Vec<bool>> {
+        (0..lanes)
+            .map(|j| (0..2).map(|k| bits(j * 3 + party, k + 7)).collect())
+            .collect()
+    };
+    let (a, b) = (rows(0), rows(1));
+    let got = run(&wide, &json!({"0": [a], "1": [b]}), 3, ProtocolKind::Rep3).expect("runs");
+    for j in 0..lanes as usize {
+        let alone = run(
+            &single,
+            &json!({"0": [a[j]], "1": [b[j]]}),
+            3,
+            ProtocolKind::Clear,
+        )
+        .expect("runs");
+        assert_eq!(got["0"]["out0"][j], alone["0"]["out0"], "instance {j}");
+    }
+}

@@ -362,33 +362,125 @@ fn bool_array(len: u32) -> ValueType {
 /// secret `sbool[w_i]` of party `i`, outputs are `out0`, `out1`, … (see the module
 /// docs). Errors point at the offending token.
 pub fn import(sources: &SourceMap, file: FileId) -> Result<Circuit, Vec<Diagnostic>> {
-    let parsed = parse(file, &sources.get(file).text).map_err(|d| vec![d])?;
-    build(&parsed).map_err(|d| vec![d])
+    import_lanes(sources, file, 1)
 }
 
-fn build(p: &Parsed) -> Result<Circuit, Diagnostic> {
+/// The most instances [`import_lanes`] evaluates side by side.
+pub const MAX_LANES: u32 = 1 << 16;
+
+/// [`import`] for `lanes` instances of the circuit evaluated side by side (bit-sliced:
+/// each wire is a word holding up to 64 instances): input value `i` is an
+/// `sbool[lanes][w_i]` of party `i` and output `k` an `sbool[lanes][w_k]`, instance `j`
+/// in row `j`. The ANDs are those of one instance times `lanes`, in the same rounds.
+pub fn import_lanes(
+    sources: &SourceMap,
+    file: FileId,
+    lanes: u32,
+) -> Result<Circuit, Vec<Diagnostic>> {
+    let parsed = parse(file, &sources.get(file).text).map_err(|d| vec![d])?;
+    if !(1..=MAX_LANES).contains(&lanes) {
+        let span = parsed.wires_span;
+        return Err(vec![Diagnostic::error(
+            format!("the number of lanes must be between 1 and {MAX_LANES}, not {lanes}"),
+            span,
+        )]);
+    }
+    build(&parsed, lanes).map_err(|d| vec![d])
+}
+
+/// The lanes of each word: groups of up to 64 instances.
+fn lane_groups(lanes: u32) -> impl Iterator<Item = (u32, u8)> {
+    (0..lanes.div_ceil(64)).map(move |g| (g * 64, (lanes - g * 64).min(64) as u8))
+}
+
+fn build(p: &Parsed, lanes: u32) -> Result<Circuit, Diagnostic> {
     let mut b = CircuitBuilder::new();
-    // parse() checked that the wires fit what the file assigns.
-    let mut table = vec![UNSET; p.wires as usize];
-    let mut next = 0usize;
     for (party, &width) in p.inputs.iter().enumerate() {
-        for index in 0..width {
-            table[next] = b
-                .push(Gate::Input {
-                    party: party as u32,
-                    index,
-                    domain: Domain::Bool,
-                })
-                .0;
-            next += 1;
-        }
+        let ty = if lanes == 1 {
+            bool_array(width)
+        } else {
+            ValueType::Array(Box::new(bool_array(width)), lanes)
+        };
         b.declare_input(InputDesc {
             party: party as u32,
             name: format!("in{party}"),
-            ty: bool_array(width),
+            ty,
             public: false,
         });
     }
+    let groups: Vec<Vec<WireId>> = lane_groups(lanes)
+        .map(|(first, width)| build_group(p, &mut b, first, width))
+        .collect::<Result<_, _>>()?;
+    let mut next = (p.wires - p.outputs.iter().map(|&w| u64::from(w)).sum::<u64>()) as usize;
+    for (k, &width) in p.outputs.iter().enumerate() {
+        let bits = next..next + width as usize;
+        next += width as usize;
+        let mut wires = Vec::with_capacity(width as usize * lanes as usize);
+        for ((_, group_width), words) in lane_groups(lanes).zip(&groups) {
+            for lane in 0..group_width {
+                for &word in &words[bits.clone()] {
+                    wires.push(if lanes == 1 {
+                        word
+                    } else {
+                        b.push(Gate::Shr(word, lane, 1))
+                    });
+                }
+            }
+        }
+        let ty = if lanes == 1 {
+            bool_array(width)
+        } else {
+            ValueType::Array(Box::new(bool_array(width)), lanes)
+        };
+        b.declare_output(OutputDesc {
+            name: format!("out{k}"),
+            ty,
+            to: vec![],
+            wires,
+        });
+    }
+    Ok(b.finish())
+}
+
+/// One copy of the circuit on words of `width` lanes, instances `first..first + width`:
+/// the wire of every output bit, in the order of the file's last wires.
+fn build_group(
+    p: &Parsed,
+    b: &mut CircuitBuilder,
+    first: u32,
+    width: u8,
+) -> Result<Vec<WireId>, Diagnostic> {
+    // parse() checked that the wires fit what the file assigns.
+    let mut table = vec![UNSET; p.wires as usize];
+    let mut next = 0usize;
+    for (party, &bits) in p.inputs.iter().enumerate() {
+        for bit in 0..bits {
+            // Instance j's bit is element [j][bit], at j * bits + bit; lane j - first of
+            // the word.
+            let mut word = None;
+            for lane in 0..width {
+                let index = (first + u32::from(lane)) * bits + bit;
+                let input = b.push(Gate::Input {
+                    party: party as u32,
+                    index,
+                    domain: Domain::Bool,
+                });
+                let placed = if lane == 0 {
+                    input
+                } else {
+                    b.push(Gate::Shl(input, lane, width))
+                };
+                word = Some(match word {
+                    None => placed,
+                    Some(w) => b.push(Gate::Xor(w, placed, width)),
+                });
+            }
+            table[next] = word.map_or(UNSET, |w| w.0);
+            next += 1;
+        }
+    }
+    let w = width;
+    let ones = mpc_bytecode::mask(w);
     for (gate, &span) in p.gates.iter().zip(&p.spans) {
         b.set_place(span);
         let read = |table: &[u32], w: u32| match table[w as usize] {
@@ -400,18 +492,20 @@ fn build(p: &Parsed) -> Result<Circuit, Diagnostic> {
         };
         match *gate {
             FileGate::Xor(x, y, out) => {
-                let g = Gate::Xor(read(&table, x)?, read(&table, y)?, 1);
+                let g = Gate::Xor(read(&table, x)?, read(&table, y)?, w);
                 table[out as usize] = b.push(g).0;
             }
             FileGate::And(x, y, out) => {
-                let g = Gate::And(read(&table, x)?, read(&table, y)?, 1);
+                let g = Gate::And(read(&table, x)?, read(&table, y)?, w);
                 table[out as usize] = b.push(g).0;
             }
             FileGate::Inv(x, out) => {
-                let g = Gate::Not(read(&table, x)?, 1);
+                let g = Gate::Not(read(&table, x)?, w);
                 table[out as usize] = b.push(g).0;
             }
-            FileGate::Const(c, out) => table[out as usize] = b.constant(u64::from(c)).0,
+            FileGate::Const(c, out) => {
+                table[out as usize] = b.constant(if c { ones } else { 0 }).0;
+            }
             FileGate::Copy(x, out) => table[out as usize] = read(&table, x)?.0,
             FileGate::Mand { at, n } => {
                 // All operands are read before any result is written, as one gate.
@@ -422,7 +516,7 @@ fn build(p: &Parsed) -> Result<Circuit, Diagnostic> {
                     ands.push(Gate::And(
                         read(&table, ops[k])?,
                         read(&table, ops[n + k])?,
-                        1,
+                        w,
                     ));
                 }
                 for (g, &out) in ands.into_iter().zip(results) {
@@ -433,8 +527,8 @@ fn build(p: &Parsed) -> Result<Circuit, Diagnostic> {
     }
     let out_bits: u64 = p.outputs.iter().map(|&w| u64::from(w)).sum();
     let mut next = (p.wires - out_bits) as usize;
+    let mut words = vec![WireId(UNSET); next];
     for (k, &width) in p.outputs.iter().enumerate() {
-        let mut wires = Vec::with_capacity(width as usize);
         for bit in 0..width {
             match table[next] {
                 UNSET => {
@@ -444,18 +538,12 @@ fn build(p: &Parsed) -> Result<Circuit, Diagnostic> {
                     )
                     .with_secondary(p.wires_span, "the outputs are the last wires"))
                 }
-                id => wires.push(WireId(id)),
+                id => words.push(WireId(id)),
             }
             next += 1;
         }
-        b.declare_output(OutputDesc {
-            name: format!("out{k}"),
-            ty: bool_array(width),
-            to: vec![],
-            wires,
-        });
     }
-    Ok(b.finish())
+    Ok(words)
 }
 
 // ---------------------------------------------------------------------------------

@@ -42,6 +42,9 @@ pub struct Options {
     pub timings: bool,
     /// Fewest rounds (the default) or fewest ANDs where the two conflict.
     pub goal: circuit::Goal,
+    /// For a Bristol Fashion circuit: how many instances to evaluate side by side (see
+    /// [`bristol::import_lanes`]); 1 reads the file as it is.
+    pub lanes: u32,
 }
 
 impl Default for Options {
@@ -50,6 +53,7 @@ impl Default for Options {
             optimize: true,
             timings: false,
             goal: circuit::Goal::Depth,
+            lanes: 1,
         }
     }
 }
@@ -142,7 +146,7 @@ pub fn compile_bristol_str(
     let mut timer = PhaseTimer::start(opts.timings);
     let mut sources = SourceMap::default();
     let file = sources.add(name, None, text.into());
-    let circuit = match bristol::import(&sources, file) {
+    let circuit = match bristol::import_lanes(&sources, file, opts.lanes) {
         Ok(c) => c,
         Err(diags) => return Err(CompileError::Program(sources, diags)),
     };

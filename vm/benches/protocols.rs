@@ -12,14 +12,70 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use mpc_compiler::{compile_str, Options};
+use mpc_compiler::{compile_bristol, compile_str, Compiled, Options};
 
 struct Case {
     name: &'static str,
-    program: String,
+    program: Source,
     /// The inputs of parties 0 and 1 (party 2 has none), as JSON lists.
     inputs: [String; 2],
     mp_spdz_s: f64,
+}
+
+/// What a case runs.
+enum Source {
+    /// A program.
+    Program(String),
+    /// A Bristol Fashion circuit from ../shared/circuits/bristol, with this many
+    /// instances side by side (`mpcc --bristol --lanes`).
+    Bristol(&'static str, u32),
+}
+
+impl Source {
+    /// The compiled case, or `None` (with a message) when its circuit file is missing.
+    fn compile(&self) -> Option<Compiled> {
+        let compiled = match self {
+            Source::Program(text) => compile_str("bench.mpc", text, &Options::default()),
+            Source::Bristol(name, lanes) => {
+                let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../shared/circuits/bristol")
+                    .join(name);
+                if !path.exists() {
+                    println!("skipped: {} not found", path.display());
+                    return None;
+                }
+                let opts = Options {
+                    lanes: *lanes,
+                    ..Options::default()
+                };
+                compile_bristol(&path, &opts)
+            }
+        };
+        Some(compiled.unwrap_or_else(|e| panic!("{}", e.render())))
+    }
+}
+
+/// `n` rows of `bits` pseudo-random bools, as the JSON inputs of one party.
+fn bit_rows(n: usize, bits: usize, seed: u64) -> String {
+    let mut x = seed;
+    let rows: Vec<String> = (0..n)
+        .map(|_| {
+            let row: Vec<&str> = (0..bits)
+                .map(|_| {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    if x >> 63 == 1 {
+                        "true"
+                    } else {
+                        "false"
+                    }
+                })
+                .collect();
+            format!("[{}]", row.join(","))
+        })
+        .collect();
+    format!("[[{}]]", rows.join(","))
 }
 
 fn vector(n: usize, seed: u64) -> String {
@@ -42,27 +98,33 @@ fn cases() -> Vec<Case> {
     vec![
         Case {
             name: "elementwise product of two 10^6-vectors",
-            program: format!("N = {n}\nx = input(sint[N], party=0)\ny = input(sint[N], party=1)\noutput([x[i] * y[i] for i in range(N)], to=0)\n"),
+            program: Source::Program(format!("N = {n}\nx = input(sint[N], party=0)\ny = input(sint[N], party=1)\noutput([x[i] * y[i] for i in range(N)], to=0)\n")),
             inputs: pair(n),
             mp_spdz_s: 0.091,
         },
         Case {
             name: "inner product of two 10^6-vectors",
-            program: format!("N = {n}\nx = input(sint[N], party=0)\ny = input(sint[N], party=1)\noutput(sum([x[i] * y[i] for i in range(N)]))\n"),
+            program: Source::Program(format!("N = {n}\nx = input(sint[N], party=0)\ny = input(sint[N], party=1)\noutput(sum([x[i] * y[i] for i in range(N)]))\n")),
             inputs: pair(n),
             mp_spdz_s: 0.006,
         },
         Case {
             name: "10^5 comparisons of sint64",
-            program: "N = 100000\nx = input(sint[N], party=0)\ny = input(sint[N], party=1)\noutput([x[i] < y[i] for i in range(N)], to=0)\n".into(),
+            program: Source::Program("N = 100000\nx = input(sint[N], party=0)\ny = input(sint[N], party=1)\noutput([x[i] < y[i] for i in range(N)], to=0)\n".into()),
             inputs: pair(100_000),
             mp_spdz_s: 0.047,
         },
         Case {
             name: "1,000 dependent multiplications",
-            program: "x = input(sint, party=0)\ny = input(sint, party=1)\nacc = x\nfor i in range(1000):\n    acc = acc * acc + y\noutput(acc)\n".into(),
+            program: Source::Program("x = input(sint, party=0)\ny = input(sint, party=1)\nacc = x\nfor i in range(1000):\n    acc = acc * acc + y\noutput(acc)\n".into()),
             inputs: ["[3]".into(), "[5]".into()],
             mp_spdz_s: 0.054,
+        },
+        Case {
+            name: "AES-128 on 1,000 blocks (Bristol aes_128)",
+            program: Source::Bristol("aes_128.txt", 1000),
+            inputs: [bit_rows(1000, 128, 1), bit_rows(1000, 128, 2)],
+            mp_spdz_s: 0.0127,
         },
     ]
 }
@@ -168,8 +230,9 @@ fn main() {
         if only.as_deref().is_some_and(|w| !case.name.contains(w)) {
             continue;
         }
-        let compiled = compile_str("bench.mpc", &case.program, &Options::default())
-            .unwrap_or_else(|e| panic!("{}", e.render()));
+        let Some(compiled) = case.program.compile() else {
+            continue;
+        };
         let program = dir.join("bench.mpcb");
         std::fs::write(&program, compiled.program.encode().expect("encodes"))
             .expect("bytecode written");

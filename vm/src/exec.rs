@@ -121,6 +121,10 @@ pub struct OutputOpening<'a, S> {
     pub shares: Vec<S>,
     /// The domain of each share (arithmetic or Boolean), parallel to `shares`.
     pub kinds: Vec<WireKind>,
+    /// The bits of each value that matter (its type's width), parallel to `shares`: an
+    /// n-bit result is its value's low n bits, in either domain, so a protocol need
+    /// open no more.
+    pub bits: Vec<u8>,
 }
 
 /// For each output in program order, its raw values if this party learns it.
@@ -309,10 +313,19 @@ pub fn execute_timed<P: Protocol>(
                 .iter()
                 .filter(|w| !kinds[w.index()].is_public())
                 .collect();
+            let mut widths = Vec::with_capacity(out.wires.len());
+            out.ty.for_each_scalar(&mut |s| widths.push(s.bits()));
             OutputOpening {
                 to: &out.to,
                 shares: secret.iter().map(|w| registers[w.index()]).collect(),
                 kinds: secret.iter().map(|w| kinds[w.index()]).collect(),
+                bits: out
+                    .wires
+                    .iter()
+                    .zip(widths)
+                    .filter(|(w, _)| !kinds[w.index()].is_public())
+                    .map(|(_, bits)| bits)
+                    .collect(),
             }
         })
         .collect();

@@ -1152,24 +1152,25 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         let learns = |o: &OutputOpening<'_, Share>, p: u32| o.to.is_empty() || o.to.contains(&p);
         // Party p misses component p-1, which party p-1 holds first.
         let mut to_next = BitWriter::default();
-        for share in openings
+        for (share, &bits) in openings
             .iter()
             .filter(|o| learns(o, next))
-            .flat_map(|o| &o.shares)
+            .flat_map(|o| o.shares.iter().zip(&o.bits))
         {
-            to_next.put(share[0], 64);
+            to_next.put(share[0], bits);
         }
         let expected: usize = openings
             .iter()
             .filter(|o| learns(o, me))
-            .map(|o| o.shares.len() * 64)
+            .flat_map(|o| &o.bits)
+            .map(|&bits| usize::from(bits))
             .sum();
         let (_, from_prev) = self.exchange(BitWriter::default(), to_next, 0, expected)?;
         let mut reader = BitReader {
             bytes: &from_prev,
             bit: 0,
         };
-        let mut missing = std::iter::from_fn(|| Some(reader.get(64)));
+
         Ok(openings
             .iter()
             .map(|o| {
@@ -1177,13 +1178,15 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                     o.shares
                         .iter()
                         .zip(&o.kinds)
-                        .map(|(s, kind)| {
-                            let m = missing.next().unwrap_or_default();
-                            if *kind == WireKind::Bool {
+                        .zip(&o.bits)
+                        .map(|((s, kind), &bits)| {
+                            let m = reader.get(bits);
+                            let value = if *kind == WireKind::Bool {
                                 s[0] ^ s[1] ^ m
                             } else {
                                 s[0].wrapping_add(s[1]).wrapping_add(m)
-                            }
+                            };
+                            value & mask(bits)
                         })
                         .collect()
                 })

@@ -223,11 +223,17 @@ fn spawn_parties(dir: &Path, program: &Path) -> Vec<Child> {
 /// machine, so that the fault lands in the middle.
 const LONG: usize = 60_000;
 
+/// How long after the parties connect a mid-run fault waits: usually past loading and
+/// input sharing, well before the end. On a busy machine a party may still be sharing
+/// inputs, so the survivors' message may name that phase instead of a round.
+const INTO_THE_RUN: Duration = Duration::from_millis(1000);
+
 #[test]
 fn a_party_killed_mid_run_fails_the_others_at_once() {
     let dir = scratch("kill");
     let (program, _) = compile(&dir, &chain(LONG));
     let mut children = spawn_parties(&dir, &program);
+    thread::sleep(INTO_THE_RUN);
     assert!(
         children[1].try_wait().unwrap().is_none(),
         "party 1 ended before it could be killed: make the run longer"
@@ -239,7 +245,15 @@ fn a_party_killed_mid_run_fails_the_others_at_once() {
     let p0 = wait(children.next().unwrap(), GRACE);
     let p2 = wait(children.nth(1).unwrap(), GRACE);
     for (who, ended) in [("party 0", &p0), ("party 2", &p2)] {
-        assert_failed(who, ended, "party 1: connection closed (round ", ")");
+        // Either it saw the connection close, or the other survivor saw it first and
+        // sent word: both name party 1.
+        assert_failed(who, ended, "party 1: ", ")");
+        assert!(
+            ["connection closed", "stopped because of it"]
+                .iter()
+                .any(|why| ended.stderr.contains(why)),
+            "{who}: {ended:?}"
+        );
         assert!(
             ended.at - killed < Duration::from_secs(3),
             "{who}: {:?}",
@@ -254,6 +268,7 @@ fn a_party_stopped_mid_run_fails_the_others_after_the_timeout() {
     let dir = scratch("stop");
     let (program, _) = compile(&dir, &chain(LONG));
     let mut children = spawn_parties(&dir, &program);
+    thread::sleep(INTO_THE_RUN);
     assert!(
         children[1].try_wait().unwrap().is_none(),
         "party 1 ended too soon"
@@ -268,11 +283,15 @@ fn a_party_stopped_mid_run_fails_the_others_after_the_timeout() {
     let _ = p1.kill();
     let _ = p1.wait();
     for (who, ended) in [("party 0", &p0), ("party 2", &p2)] {
-        assert_failed(
-            who,
-            ended,
-            &format!("party 1: no message within {TIMEOUT_S} s (round "),
-            ")",
+        assert_failed(who, ended, "party 1: ", ")");
+        assert!(
+            [
+                format!("no message within {TIMEOUT_S} s"),
+                "stopped because of it".to_string()
+            ]
+            .iter()
+            .any(|why| ended.stderr.contains(why.as_str())),
+            "{who}: {ended:?}"
         );
         let took = ended.at - at;
         assert!(

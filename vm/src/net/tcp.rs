@@ -34,6 +34,14 @@ use crate::{Transport, VmError};
 /// The largest message a party accepts from a peer: 1 GiB.
 pub const MAX_FRAME: u32 = 1 << 30;
 
+/// A length prefix no message can have: it announces that the sender stops because
+/// another party failed, named by the 4 bytes after it. A party that loses a peer tells
+/// the others, so that they name the party that failed rather than the messenger.
+const ABORT: u32 = u32::MAX;
+
+/// How long a failing party tries to deliver its abort notice to each other peer.
+const ABORT_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The first bytes a dialer sends, before its party id (`u32` little-endian).
 pub const PREAMBLE_MAGIC: [u8; 4] = *b"MPCV";
 
@@ -78,6 +86,11 @@ pub enum FrameError {
     },
     /// No message arrived within the read timeout.
     TimedOut,
+    /// The peer stopped because another party failed: an abort notice.
+    Aborted {
+        /// The party the peer says failed.
+        culprit: u32,
+    },
     /// The length prefix is above the limit.
     TooLarge {
         /// The length the peer announced.
@@ -111,6 +124,7 @@ impl FrameError {
                 }
             }
             FrameError::TimedOut => format!("no message within {}", seconds(timeout)),
+            FrameError::Aborted { culprit } => format!("stopped because party {culprit} failed"),
             FrameError::TooLarge { len, limit } => {
                 format!("sent a frame of {len} bytes, which exceeds the limit of {limit}")
             }
@@ -165,6 +179,16 @@ pub fn read_frame(r: &mut impl Read, limit: u32) -> Result<Vec<u8>, FrameError> 
         }
     }
     let len = u32::from_le_bytes(header);
+    if len == ABORT {
+        let mut culprit = [0u8; 4];
+        // Anything but a whole notice is a frame that is too large, as it claims.
+        return Err(match r.read_exact(&mut culprit) {
+            Ok(()) => FrameError::Aborted {
+                culprit: u32::from_le_bytes(culprit),
+            },
+            Err(_) => FrameError::TooLarge { len, limit },
+        });
+    }
     if len > limit {
         return Err(FrameError::TooLarge { len, limit });
     }
@@ -529,14 +553,33 @@ impl TcpTransport {
         readers: &mut [Option<BufReader<LinkReader>>],
         timeout: Duration,
     ) -> Result<Vec<Vec<u8>>, VmError> {
+        let readers_len = readers.len();
         readers
             .iter_mut()
             .enumerate()
             .map(|(peer, reader)| match reader {
                 None => Ok(Vec::new()),
-                Some(reader) => read_frame(reader, MAX_FRAME).map_err(|e| VmError::Peer {
-                    party: peer as u32,
-                    reason: e.reason(timeout),
+                Some(reader) => read_frame(reader, MAX_FRAME).map_err(|e| match e {
+                    // The notice blames another party: name that one, as the messenger
+                    // is only stopping because of it.
+                    FrameError::Aborted { culprit }
+                        if culprit < readers_len as u32 && culprit != peer as u32 =>
+                    {
+                        VmError::Peer {
+                            party: culprit,
+                            reason: format!("failed (party {peer} stopped because of it)"),
+                        }
+                    }
+                    FrameError::Aborted { culprit } => VmError::Peer {
+                        party: peer as u32,
+                        reason: format!(
+                            "sent an abort notice naming party {culprit}, which cannot have failed"
+                        ),
+                    },
+                    e => VmError::Peer {
+                        party: peer as u32,
+                        reason: e.reason(timeout),
+                    },
                 }),
             })
             .collect()
@@ -624,6 +667,20 @@ impl TcpTransport {
     }
 }
 
+/// Tells every peer but `culprit` that this party stops because `culprit` failed (best
+/// effort: a peer that does not read within [`ABORT_WRITE_TIMEOUT`] learns it from the
+/// closed connection instead).
+fn notify_abort(links: &[Option<Link>], culprit: u32) {
+    let mut notice = ABORT.to_le_bytes().to_vec();
+    notice.extend_from_slice(&culprit.to_le_bytes());
+    for (peer, link) in links.iter().enumerate() {
+        if let Some(link) = link.as_ref().filter(|_| peer as u32 != culprit) {
+            let _ = link.socket.set_write_timeout(Some(ABORT_WRITE_TIMEOUT));
+            let _ = link.write_parts(&[&notice]);
+        }
+    }
+}
+
 /// Closes every connection, so that peers blocked on this party fail at once rather
 /// than at their timeout, and so do this party's own blocked writers.
 fn hang_up(links: &[Option<Link>]) {
@@ -649,6 +706,9 @@ impl Transport for TcpTransport {
         let result = self.try_exchange(outgoing);
         if let Err(e) = &result {
             self.failed = Some(e.clone());
+            if let VmError::Peer { party, .. } = e {
+                notify_abort(&self.links, *party);
+            }
             hang_up(&self.links);
         }
         result
@@ -927,6 +987,20 @@ mod tests {
             reason(&frame(&[0; 11]), 10),
             "sent a frame of 11 bytes, which exceeds the limit of 10"
         );
+    }
+
+    #[test]
+    fn an_abort_notice_names_the_party_that_failed() {
+        let notice = [ABORT.to_le_bytes(), 2u32.to_le_bytes()].concat();
+        assert!(matches!(
+            read_frame(&mut Cursor::new(&notice), MAX_FRAME),
+            Err(FrameError::Aborted { culprit: 2 })
+        ));
+        // Cut short, it is only a frame that claims too much.
+        assert!(matches!(
+            read_frame(&mut Cursor::new(&notice[..6]), MAX_FRAME),
+            Err(FrameError::TooLarge { .. })
+        ));
     }
 
     #[test]

@@ -86,6 +86,11 @@ struct CompileArgs {
     /// bools, in wire order.
     #[arg(long)]
     bristol: bool,
+    /// With `--bristol`: evaluate N instances of the circuit side by side (bit-sliced, 64
+    /// to a word): each input is then an `sbool[N][w_i]` and each output an
+    /// `sbool[N][w]`, one row per instance. The rounds are those of one instance.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "bristol")]
+    lanes: u32,
     /// Skip the optimization passes (for debugging the compiler).
     #[arg(long)]
     no_opt: bool,
@@ -168,6 +173,7 @@ fn compile(args: &CompileArgs) -> Result<Compiled, Failure> {
         optimize: !args.no_opt,
         timings: args.timings,
         goal: args.goal,
+        lanes: args.lanes,
     };
     let compiled = if args.bristol {
         compile_bristol(&args.file, &opts)

@@ -3,7 +3,7 @@
 //! 10^5 gates each; the VM finds them once, when it loads the program, and a protocol
 //! computes each with one tight loop instead of dispatching on every gate.
 
-use mpc_bytecode::{Gate, WireId, WireKind};
+use mpc_bytecode::{Gate, WireKind};
 
 /// Gates `start..start + len` of a section: the same operation with the same immediates,
 /// whose operands advance by `strides` from one gate to the next (for inputs, the input
@@ -17,21 +17,6 @@ pub struct Run {
     pub len: usize,
     /// How far each operand moves from one gate to the next.
     pub strides: [i64; 2],
-}
-
-/// The gate with its operands, constant and input index blanked: gates of one shape
-/// differ only in those.
-fn shape(gate: &Gate) -> Gate {
-    match *gate {
-        Gate::Const(_) => Gate::Const(0),
-        Gate::Input { party, domain, .. } => Gate::Input {
-            party,
-            index: 0,
-            domain,
-        },
-        Gate::PublicInput { party, .. } => Gate::PublicInput { party, index: 0 },
-        other => other.map_operands(|_| WireId(0)),
-    }
 }
 
 /// The operands of a gate as signed positions (unused ones are 0).
@@ -60,7 +45,7 @@ fn step(gate: &Gate, next: &Gate) -> Option<[i64; 2]> {
                 domain: d,
             },
         ) => (party == p && domain == d && index.checked_add(1) == Some(i)).then_some([1, 0]),
-        _ if shape(gate) == shape(next) => {
+        _ if gate.shape() == next.shape() => {
             let (a, b) = (positions(gate), positions(next));
             Some([b[0] - a[0], b[1] - a[1]])
         }

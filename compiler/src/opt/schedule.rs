@@ -14,20 +14,6 @@ use rustc_hash::FxHashMap;
 
 use crate::circuit::Circuit;
 
-/// A gate without its operands, constant or input index: gates of one shape form runs.
-fn shape(gate: &Gate) -> Gate {
-    match *gate {
-        Gate::Const(_) => Gate::Const(0),
-        Gate::Input { party, domain, .. } => Gate::Input {
-            party,
-            index: 0,
-            domain,
-        },
-        Gate::PublicInput { party, .. } => Gate::PublicInput { party, index: 0 },
-        other => other.map_operands(|_| WireId(0)),
-    }
-}
-
 /// The order to run the gates of one section in (indices into `gates`): by `level`,
 /// then by shape in order of first appearance; stable, so equal gates keep their order.
 /// Levels must be consistent with the dependencies among the gates (a gate's level
@@ -38,7 +24,7 @@ fn grouped_order(gates: &[usize], c: &Circuit, level: &[u32]) -> Vec<usize> {
         .iter()
         .map(|&i| {
             let next = shapes.len() as u32;
-            let group = *shapes.entry(shape(&c.gates[i])).or_insert(next);
+            let group = *shapes.entry(c.gates[i].shape()).or_insert(next);
             (level[i], group)
         })
         .collect();

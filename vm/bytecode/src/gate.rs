@@ -425,6 +425,21 @@ impl Gate {
         }
     }
 
+    /// The gate without its operands, constant or input index: gates of one shape do
+    /// the same work on different data, so a sequence of them can run as one loop.
+    pub fn shape(&self) -> Gate {
+        match *self {
+            Gate::Const(_) => Gate::Const(0),
+            Gate::Input { party, domain, .. } => Gate::Input {
+                party,
+                index: 0,
+                domain,
+            },
+            Gate::PublicInput { party, .. } => Gate::PublicInput { party, index: 0 },
+            other => other.map_operands(|_| WireId(0)),
+        }
+    }
+
     /// The share component a split gate names (valid components are 0, 1 and 2).
     pub fn component(&self) -> Option<u8> {
         match *self {

@@ -254,6 +254,28 @@ struct Link {
 }
 
 impl Link {
+    /// The link to `peer` over `stream`: TLS, after a handshake this party starts when it
+    /// `dialed`, when there is an identity; plain otherwise.
+    fn new(
+        mut stream: TcpStream,
+        identity: Option<&Identity>,
+        peer: u32,
+        dialed: bool,
+        wait: Duration,
+    ) -> Result<Link, VmError> {
+        let tls = identity
+            .map(|id| tls::handshake(id, peer, dialed, &mut stream, wait))
+            .transpose()
+            .map_err(|reason| VmError::Peer {
+                party: peer,
+                reason,
+            })?;
+        Ok(Link {
+            socket: stream,
+            tls: tls.map(|c| Arc::new(Mutex::new(c))),
+        })
+    }
+
     /// Writes `parts` one after the other, as one write where possible.
     fn write_parts(&self, parts: &[&[u8]]) -> io::Result<()> {
         match &self.tls {
@@ -395,17 +417,7 @@ impl TcpTransport {
             // The peer answers once it is done dialing the parties below it, which may
             // take until the deadline.
             let wait = deadline.saturating_duration_since(Instant::now()) + config.timeout;
-            let tls = identity
-                .map(|id| tls::handshake(id, peer, true, &mut stream, wait))
-                .transpose()
-                .map_err(|reason| VmError::Peer {
-                    party: peer,
-                    reason,
-                })?;
-            links[peer as usize] = Some(Link {
-                socket: stream,
-                tls: tls.map(|c| Arc::new(Mutex::new(c))),
-            });
+            links[peer as usize] = Some(Link::new(stream, identity, peer, true, wait)?);
         }
         accept(&listener, config, party, &mut links, deadline, identity)?;
         drop(listener);
@@ -846,24 +858,13 @@ fn accept(
             return Ok(());
         }
         match listener.accept() {
-            Ok((mut stream, from)) => match identify(&stream, from, party, n, deadline) {
+            Ok((stream, from)) => match identify(&stream, from, party, n, deadline) {
                 Ok(peer) if links[peer as usize].is_none() => {
                     // A failed TLS handshake ends the run: the dialer said it was `peer`,
                     // and a party with the wrong certificate will not get a better one
                     // by waiting.
-                    let tls = identity
-                        .map(|id| {
-                            tls::handshake(id, peer, false, &mut stream, ACCEPT_HANDSHAKE_TIMEOUT)
-                        })
-                        .transpose()
-                        .map_err(|reason| VmError::Peer {
-                            party: peer,
-                            reason,
-                        })?;
-                    links[peer as usize] = Some(Link {
-                        socket: stream,
-                        tls: tls.map(|c| Arc::new(Mutex::new(c))),
-                    });
+                    let link = Link::new(stream, identity, peer, false, ACCEPT_HANDSHAKE_TIMEOUT)?;
+                    links[peer as usize] = Some(link);
                 }
                 Ok(peer) => refused.push(format!(
                     "{from} said it was party {peer}, which had already connected"

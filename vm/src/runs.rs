@@ -109,6 +109,7 @@ pub fn find_runs(gates: &[Gate], first_wire: usize, kinds: &[WireKind]) -> Vec<R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mpc_bytecode::WireId;
 
     const SECRET: WireKind = WireKind::Arith;
 

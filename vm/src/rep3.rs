@@ -217,21 +217,6 @@ impl<'t, T: Transport> Rep3<'t, T> {
         ))
     }
 
-    /// `n` words of each keystream, `F(k_i)` and `F(k_{i+1})`, drawn in bulk: their
-    /// difference (or XOR) is a share of zero. Every party draws the same counts in the
-    /// same order, so the two holders of each key stay in step.
-    fn zero_material(&mut self, n: usize) -> (Vec<u64>, Vec<u64>) {
-        let draw = |stream: &mut ChaCha12Rng| {
-            let mut bytes = vec![0u8; n * 8];
-            stream.fill_bytes(&mut bytes);
-            bytes
-                .chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-                .collect::<Vec<u64>>()
-        };
-        (draw(&mut self.mine), draw(&mut self.next))
-    }
-
     /// `s` plus the public `c` in component 0 (held by parties 0 and 2).
     fn add_public(&self, s: Share, c: u64) -> Share {
         match self.party {
@@ -759,6 +744,67 @@ fn unzip_pairs(x: u64, w: u8) -> (u64, u64) {
     (pext(x, EVEN_BITS), pext(x, EVEN_BITS << 1))
 }
 
+/// Words drawn from each keystream at a time for zero sharings: 16 KiB, which stays in
+/// the cache, where drawing a large round's whole keystream at once would not.
+const KEYSTREAM_BLOCK: usize = 1024;
+
+/// A round's view of the two keystreams, `F(k_i)` and `F(k_{i+1})`: pairs of words for
+/// zero sharings (their difference or XOR is a share of zero), drawn a block at a time,
+/// never more than the round's `fresh` products and ANDs need. Every party draws the
+/// same counts in the same order, so the two holders of each key stay in step.
+struct Keystreams<'r> {
+    mine: &'r mut ChaCha12Rng,
+    next: &'r mut ChaCha12Rng,
+    block: Vec<[u64; 2]>,
+    used: usize,
+    /// Pairs still to draw from the streams.
+    left: usize,
+}
+
+impl<'r> Keystreams<'r> {
+    fn new(mine: &'r mut ChaCha12Rng, next: &'r mut ChaCha12Rng, fresh: usize) -> Self {
+        Keystreams {
+            mine,
+            next,
+            block: Vec::with_capacity(fresh.min(KEYSTREAM_BLOCK)),
+            used: 0,
+            left: fresh,
+        }
+    }
+
+    /// The next pair of words, one from each stream.
+    fn pair(&mut self) -> (u64, u64) {
+        if self.used == self.block.len() {
+            self.refill();
+        }
+        let [a, b] = self.block.get(self.used).copied().unwrap_or_default();
+        self.used += 1;
+        (a, b)
+    }
+
+    fn refill(&mut self) {
+        let n = self.left.min(KEYSTREAM_BLOCK);
+        self.left -= n;
+        let mut bytes = [[0u8; 8 * KEYSTREAM_BLOCK]; 2];
+        self.mine.fill_bytes(&mut bytes[0][..8 * n]);
+        self.next.fill_bytes(&mut bytes[1][..8 * n]);
+        let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+        self.block.clear();
+        self.block.extend(
+            bytes[0][..8 * n]
+                .chunks_exact(8)
+                .zip(bytes[1][..8 * n].chunks_exact(8))
+                .map(|(a, b)| [word(a), word(b)]),
+        );
+        self.used = 0;
+    }
+
+    /// The streams themselves, for draws other than zero sharings.
+    fn direct(&mut self) -> (&mut ChaCha12Rng, &mut ChaCha12Rng) {
+        (self.mine, self.next)
+    }
+}
+
 /// The arithmetic share of zero from the two keystreams' words.
 fn zero_arith((mine, next): (u64, u64)) -> u64 {
     mine.wrapping_sub(next)
@@ -1005,9 +1051,8 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
             .iter()
             .filter(|g| matches!(g, Gate::Mul(..) | Gate::Reshare(_) | Gate::And(..)))
             .count();
-        let (mine, next) = self.zero_material(fresh);
-        let mut zeros = mine.iter().zip(&next);
-        let mut zero = || zeros.next().map_or((0, 0), |(a, b)| (*a, *b));
+        let party = self.party;
+        let mut streams = Keystreams::new(&mut self.mine, &mut self.next, fresh);
         for (gate, slot) in gates.iter().zip(out.iter_mut()) {
             match *gate {
                 Gate::Mul(a, b) => {
@@ -1016,20 +1061,20 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                         .wrapping_mul(y[0])
                         .wrapping_add(x[0].wrapping_mul(y[1]))
                         .wrapping_add(x[1].wrapping_mul(y[0]))
-                        .wrapping_add(zero_arith(zero()));
+                        .wrapping_add(zero_arith(streams.pair()));
                     slot[0] = z;
                     to_prev.put(z, 64);
                     product_bits += 64;
                 }
                 Gate::Reshare(a) => {
-                    let z = registers[a.index()][0].wrapping_add(zero_arith(zero()));
+                    let z = registers[a.index()][0].wrapping_add(zero_arith(streams.pair()));
                     slot[0] = z;
                     to_prev.put(z, 64);
                     product_bits += 64;
                 }
                 Gate::And(a, b, w) => {
                     let (x, y) = (registers[a.index()], registers[b.index()]);
-                    let (r, t) = zero();
+                    let (r, t) = streams.pair();
                     let z = ((x[0] & y[0]) ^ (x[0] & y[1]) ^ (x[1] & y[0]) ^ r ^ t) & mask(w);
                     slot[0] = z;
                     to_prev.put(z, w);
@@ -1044,15 +1089,16 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                     pair_bits += usize::from(w);
                     // Components 0 and 1 of the Boolean sharing come from the streams of
                     // k_0 (parties 0 and 2) and k_1 (parties 0 and 1).
-                    *slot = match self.party {
+                    let (mine, next) = streams.direct();
+                    *slot = match party {
                         0 => {
                             let x = registers[a.index()];
-                            let (b0, b1) = (self.mine.next_u64() & m, self.next.next_u64() & m);
+                            let (b0, b1) = (mine.next_u64() & m, next.next_u64() & m);
                             pair_shares.push(((x[0].wrapping_add(x[1]) & m) ^ b0 ^ b1, w));
                             [b0, b1]
                         }
-                        1 => [self.mine.next_u64() & m, 0],
-                        _ => [0, self.next.next_u64() & m],
+                        1 => [mine.next_u64() & m, 0],
+                        _ => [0, next.next_u64() & m],
                     };
                 }
                 Gate::PairAnd(..) | Gate::PairEq(..) | Gate::MulBit(..) => transfers = true,

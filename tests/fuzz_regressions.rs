@@ -1,0 +1,48 @@
+//! The fuzz targets' inputs under a plain `cargo test`: the committed corpus
+//! (`fuzz/seeds/<target>/`) and every input that once crashed, hung or exhausted memory
+//! (`fuzz/regressions/<target>/`) go through the same entry points as under libFuzzer
+//! (`mpc_tests::fuzz`). Each must return without panicking.
+
+use std::path::Path;
+
+use mpc_tests::{fuzz, repo_root};
+
+/// Feeds every file in `tests/fuzz/{seeds,regressions}/<target>/` to `entry`; returns
+/// how many there were.
+fn replay(target: &str, entry: fn(&[u8])) -> usize {
+    let mut count = 0;
+    for kind in ["seeds", "regressions"] {
+        let dir = repo_root().join("tests/fuzz").join(kind).join(target);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut files: Vec<_> = entries.map(|e| e.expect("readable dir").path()).collect();
+        files.sort();
+        for path in files {
+            run_one(&path, entry);
+            count += 1;
+        }
+    }
+    count
+}
+
+fn run_one(path: &Path, entry: fn(&[u8])) {
+    let data = std::fs::read(path).expect("readable file");
+    let result = std::panic::catch_unwind(|| entry(&data));
+    assert!(result.is_ok(), "{} panicked", path.display());
+}
+
+#[test]
+fn compile_source_corpus() {
+    assert!(replay("compile_source", fuzz::compile_source) > 0);
+}
+
+#[test]
+fn load_bytecode_corpus() {
+    assert!(replay("load_bytecode", fuzz::load_bytecode) > 0);
+}
+
+#[test]
+fn decode_frame_corpus() {
+    assert!(replay("decode_frame", fuzz::decode_frame) > 0);
+}

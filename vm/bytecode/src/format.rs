@@ -238,6 +238,15 @@ impl Program {
             let (round, used): (Round, usize) =
                 bincode::serde::decode_from_slice(&body[offset..], config())
                     .map_err(|e| FormatError::Decode(format!("round {}: {e}", r + 1)))?;
+            // bincode also reads an integer written in more bytes than it needs. Such a
+            // body decodes to a program whose own encoding (and so hash) differs, so it
+            // is refused: one program, one encoding, one hash (found by fuzzing).
+            if encoded_len(&round)? != used {
+                return Err(FormatError::Decode(format!(
+                    "round {}: not in canonical form",
+                    r + 1
+                )));
+            }
             offset += used;
             rounds.push(round);
         }
@@ -495,6 +504,14 @@ fn write_body(rounds: &[Round], w: &mut impl std::io::Write) -> Result<(), Forma
             .map_err(|e| FormatError::Encode(e.to_string()))?;
     }
     Ok(())
+}
+
+/// The length of a round's encoding, without building it.
+fn encoded_len(round: &Round) -> Result<usize, FormatError> {
+    let mut size = bincode::enc::write::SizeWriter::default();
+    bincode::serde::encode_into_writer(round, &mut size, config())
+        .map_err(|e| FormatError::Encode(e.to_string()))?;
+    Ok(size.bytes_written)
 }
 
 fn body_hash(body: &[u8]) -> [u8; 32] {

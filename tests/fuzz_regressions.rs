@@ -4,7 +4,9 @@
 //! (`mpc_tests::fuzz`). Each must return without panicking.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
+use mpc_compiler::{compile_str, Options};
 use mpc_tests::{fuzz, repo_root};
 
 /// Feeds every file in `tests/fuzz/{seeds,regressions}/<target>/` to `entry`; returns
@@ -45,4 +47,41 @@ fn load_bytecode_corpus() {
 #[test]
 fn decode_frame_corpus() {
     assert!(replay("decode_frame", fuzz::decode_frame) > 0);
+}
+
+/// The programs that once allocated tens of gigabytes up front, or unrolled for minutes
+/// (`fuzz/regressions/compile_source/huge_*`, `nested_loops`), are refused quickly
+/// with an error under a gate limit.
+#[test]
+fn programs_over_the_gate_limit_are_refused_quickly() {
+    let opts = Options {
+        max_gates: 1 << 20,
+        ..Options::default()
+    };
+    let dir = repo_root().join("tests/fuzz/regressions/compile_source");
+    for name in [
+        "huge_range_loop.mpc",
+        "huge_empty_loop.mpc",
+        "huge_input_array.mpc",
+        "huge_nested_input.mpc",
+        "huge_comprehension.mpc",
+        "nested_loops.mpc",
+    ] {
+        let text = std::fs::read_to_string(dir.join(name)).expect("readable file");
+        let start = Instant::now();
+        let Err(err) = compile_str(name, &text, &opts) else {
+            panic!("{name} compiled");
+        };
+        let message = err.render();
+        assert!(
+            message.contains("too long to unroll")
+                || message.contains("too large for an input")
+                || message.contains("unrolls to more than 1048576 gates or loop iterations"),
+            "{name}: {message}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{name} took too long"
+        );
+    }
 }

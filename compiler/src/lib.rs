@@ -42,6 +42,9 @@ pub struct Options {
     pub timings: bool,
     /// Fewest rounds (the default) or fewest ANDs where the two conflict.
     pub goal: circuit::Goal,
+    /// The most gates the program may unroll to, and the most loop iterations it may
+    /// unroll ([`sema::elab::MAX_GATES`] unless lowered, e.g. by the fuzz targets).
+    pub max_gates: usize,
 }
 
 impl Default for Options {
@@ -50,6 +53,7 @@ impl Default for Options {
             optimize: true,
             timings: false,
             goal: circuit::Goal::Depth,
+            max_gates: sema::elab::MAX_GATES,
         }
     }
 }
@@ -204,7 +208,8 @@ fn compile_on_this_thread(
         Ok(m) => m,
         Err(diags) => return Err(CompileError::Program(sources, diags)),
     };
-    let (sources, circuit) = sema::elab::Elaborator::run(sources, file, &module.body, opts.goal);
+    let (sources, circuit) =
+        sema::elab::Elaborator::run_limited(sources, file, &module.body, opts.goal, opts.max_gates);
     let circuit = match circuit {
         Ok(c) => c,
         Err(diags) => return Err(CompileError::Program(sources, diags)),

@@ -20,6 +20,11 @@ use sha2::{Digest, Sha256};
 /// the target is about, and a big (legitimate) circuit would only slow the fuzzer down.
 const RUN_LIMIT_GATES: u64 = 20_000;
 
+/// The compiler's gate and loop-iteration limit under fuzzing. The default (2^30) lets a
+/// ten-line program ask for a circuit of many gigabytes, legitimately; a lower limit
+/// keeps the fuzzer on bugs rather than on big programs, through the same code paths.
+const COMPILE_LIMIT_GATES: usize = 1 << 20;
+
 /// Rep3 runs start three threads; only small programs are worth it.
 const RUN_REP3_LIMIT_GATES: u64 = 2_000;
 
@@ -28,7 +33,10 @@ const RUN_REP3_LIMIT_GATES: u64 = 2_000;
 /// compiles must survive an encode/decode round trip and run under the clear protocol.
 pub fn compile_source(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let opts = Options::default();
+    let opts = Options {
+        max_gates: COMPILE_LIMIT_GATES,
+        ..Options::default()
+    };
     if let Ok(compiled) = compile_str("fuzz.mpc", &text, &opts) {
         check_compiled_program(&compiled.program);
     }

@@ -170,7 +170,11 @@ impl Elaborator {
             );
         }
         let value_type = ty.value_type();
-        if value_type.element_count().is_none() {
+        // Each element becomes a gate: refuse an input the circuit cannot hold before
+        // building any of it (found by fuzzing: `input(sint[10**9], ...)` used to abort
+        // allocating its elements).
+        let room = self.gates_left() as u64;
+        if value_type.element_count().is_none_or(|n| n > room) {
             return self.error(format!("`{ty}` is too large for an input"), type_expr.span);
         }
         let party = party as u32;

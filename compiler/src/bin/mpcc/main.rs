@@ -168,6 +168,7 @@ fn compile(args: &CompileArgs) -> Result<Compiled, Failure> {
         optimize: !args.no_opt,
         timings: args.timings,
         goal: args.goal,
+        ..Options::default()
     };
     let compiled = if args.bristol {
         compile_bristol(&args.file, &opts)

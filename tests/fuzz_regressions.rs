@@ -85,3 +85,17 @@ fn programs_over_the_gate_limit_are_refused_quickly() {
         );
     }
 }
+
+/// Writes `fuzz/seeds/decode_frame/real_run_party<p>`: a whole run's frames for each
+/// party. Run it after a change to the protocol's messages:
+/// `cargo test -p mpc-tests --test fuzz_regressions -- --ignored`.
+#[test]
+#[ignore = "writes the decode_frame seeds"]
+fn write_decode_frame_seeds() {
+    let dir = repo_root().join("tests/fuzz/seeds/decode_frame");
+    std::fs::create_dir_all(&dir).expect("seed folder");
+    for party in 0..3 {
+        let path = dir.join(format!("real_run_party{party}"));
+        std::fs::write(path, fuzz::real_frames(party)).expect("writable seed");
+    }
+}

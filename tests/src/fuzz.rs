@@ -203,3 +203,58 @@ impl Transport for FrameFeed<'_> {
             .collect()
     }
 }
+
+/// A [`decode_frame`] input that takes `party` through a whole run: the frames its two
+/// peers sent it in a real run of [`FRAME_PROGRAM`] (every input 3), in the order
+/// [`FrameFeed`] reads them. The seeds in `fuzz/seeds/decode_frame` start from these.
+pub fn real_frames(party: u32) -> Vec<u8> {
+    use mpc_vm::net::local::{local_mesh, LocalTransport};
+
+    /// Records, per exchange, what each peer sent.
+    struct Recording {
+        inner: LocalTransport,
+        frames: Vec<u8>,
+    }
+    impl Transport for Recording {
+        fn party(&self) -> u32 {
+            self.inner.party()
+        }
+        fn parties(&self) -> u32 {
+            self.inner.parties()
+        }
+        fn exchange(&mut self, outgoing: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, VmError> {
+            let incoming = self.inner.exchange(outgoing)?;
+            for (peer, message) in incoming.iter().enumerate() {
+                if peer as u32 != self.inner.party() {
+                    mpc_vm::net::tcp::write_frame(&mut self.frames, message)
+                        .expect("writing to a vector");
+                }
+            }
+            Ok(incoming)
+        }
+    }
+
+    let program = frame_program();
+    let layout = program.input_layout();
+    let mut frames: Vec<Vec<u8>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = local_mesh(3)
+            .into_iter()
+            .enumerate()
+            .map(|(p, inner)| {
+                let inputs = vec![3; layout[p].len()];
+                scope.spawn(move || {
+                    let mut t = Recording {
+                        inner,
+                        frames: Vec::new(),
+                    };
+                    run_party(program, ProtocolKind::Rep3, &mut t, &inputs).expect("a real run");
+                    t.frames
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let mut out = vec![party as u8];
+    out.append(&mut frames[party as usize]);
+    out
+}

@@ -45,6 +45,9 @@ pub struct Options {
     /// For a Bristol Fashion circuit: how many instances to evaluate side by side (see
     /// [`bristol::import_lanes`]); 1 reads the file as it is.
     pub lanes: u32,
+    /// The most gates the program may unroll to, and the most loop iterations it may
+    /// unroll ([`sema::elab::MAX_GATES`] unless lowered, e.g. by the fuzz targets).
+    pub max_gates: usize,
 }
 
 impl Default for Options {
@@ -54,6 +57,7 @@ impl Default for Options {
             timings: false,
             goal: circuit::Goal::Depth,
             lanes: 1,
+            max_gates: sema::elab::MAX_GATES,
         }
     }
 }
@@ -208,7 +212,8 @@ fn compile_on_this_thread(
         Ok(m) => m,
         Err(diags) => return Err(CompileError::Program(sources, diags)),
     };
-    let (sources, circuit) = sema::elab::Elaborator::run(sources, file, &module.body, opts.goal);
+    let (sources, circuit) =
+        sema::elab::Elaborator::run_limited(sources, file, &module.body, opts.goal, opts.max_gates);
     let circuit = match circuit {
         Ok(c) => c,
         Err(diags) => return Err(CompileError::Program(sources, diags)),

@@ -1,6 +1,8 @@
 //! Shared helpers for the cross-crate tests: compiling programs and running them with
 //! every party in one process.
 
+pub mod fuzz;
+
 use std::path::{Path, PathBuf};
 
 use mpc_compiler::{compile_file, compile_str, Compiled, Options};

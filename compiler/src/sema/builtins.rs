@@ -170,8 +170,20 @@ impl Elaborator {
             );
         }
         let value_type = ty.value_type();
-        if value_type.element_count().is_none() {
-            return self.error(format!("`{ty}` is too large for an input"), type_expr.span);
+        // Each element becomes a gate: refuse an input the circuit cannot hold, or the
+        // bytecode may not declare, before building any of it (`input(sint[10**9], ...)`
+        // used to abort allocating its elements).
+        let declared: u64 = self.next_input.values().map(|&n| u64::from(n)).sum();
+        let room = (self.gates_left() as u64)
+            .min(mpc_bytecode::format::MAX_INPUT_ELEMENTS.saturating_sub(declared));
+        if value_type.element_count().is_none_or(|n| n > room) {
+            return self.error(
+                format!(
+                    "`{ty}` is too large for an input (a program reads at most {} input elements)",
+                    mpc_bytecode::format::MAX_INPUT_ELEMENTS
+                ),
+                type_expr.span,
+            );
         }
         let party = party as u32;
         let name = match self.name_hint.take() {

@@ -29,7 +29,8 @@ use crate::syntax::ast::{BinOp, CmpOp, Expr, ExprKind, LogicOp, Stmt, StmtKind, 
 pub const MAX_INLINE_DEPTH: u32 = 10_000;
 /// Most iterations of one `while` loop (LANGUAGE.md §4).
 pub const MAX_WHILE_ITERATIONS: u64 = 1_000_000;
-/// Most gates a circuit may have before compilation stops.
+/// Most gates a circuit may have before compilation stops, and most loop iterations
+/// (of all `for` loops and comprehensions together) it may unroll.
 pub const MAX_GATES: usize = 1 << 30;
 /// Errors after which compilation stops reporting.
 const MAX_ERRORS: usize = 50;
@@ -77,6 +78,10 @@ enum Known {
 
 /// The elaborator's state for one compilation.
 pub struct Elaborator {
+    /// The most gates, and loop iterations, the program may unroll to.
+    max_gates: usize,
+    /// Loop iterations unrolled so far, over all loops.
+    loop_iterations: u64,
     pub(super) sources: SourceMap,
     pub(super) b: CircuitBuilder,
     diags: Vec<Diagnostic>,
@@ -108,7 +113,21 @@ impl Elaborator {
         body: &[Stmt],
         goal: Goal,
     ) -> (SourceMap, Result<Circuit, Vec<Diagnostic>>) {
+        Self::run_limited(sources, main, body, goal, MAX_GATES)
+    }
+
+    /// Like [`Elaborator::run`], with at most `max_gates` gates and as many loop
+    /// iterations.
+    pub fn run_limited(
+        sources: SourceMap,
+        main: FileId,
+        body: &[Stmt],
+        goal: Goal,
+        max_gates: usize,
+    ) -> (SourceMap, Result<Circuit, Vec<Diagnostic>>) {
         let mut e = Elaborator {
+            max_gates,
+            loop_iterations: 0,
             sources,
             b: CircuitBuilder::with_goal(goal),
             diags: Vec::new(),
@@ -141,6 +160,19 @@ impl Elaborator {
         });
         e.loading.push(key);
         e.run_module_body(0, body);
+        if e.over_limit() {
+            // Loops stop early once over the limit, so the circuit is incomplete.
+            let whole = Span {
+                file: main,
+                start: 0,
+                end: 0,
+            };
+            let limit = e.max_gates;
+            e.error(
+                format!("the program unrolls to more than {limit} gates or loop iterations"),
+                whole,
+            );
+        }
         let Elaborator {
             sources, b, diags, ..
         } = e;
@@ -193,7 +225,23 @@ impl Elaborator {
     }
 
     fn too_many_errors(&self) -> bool {
-        self.diags.len() >= MAX_ERRORS || self.b.len() > MAX_GATES
+        self.diags.len() >= MAX_ERRORS || self.over_limit()
+    }
+
+    fn over_limit(&self) -> bool {
+        self.b.len() > self.max_gates || self.loop_iterations > self.max_gates as u64
+    }
+
+    /// Counts one unrolled loop iteration; false once there are too many (then the
+    /// loop stops, and [`Elaborator::run`] reports it).
+    fn next_iteration(&mut self) -> bool {
+        self.loop_iterations += 1;
+        !self.too_many_errors()
+    }
+
+    /// Room for this many more gates under the limit.
+    pub(super) fn gates_left(&self) -> usize {
+        self.max_gates.saturating_sub(self.b.len())
     }
 
     // ----- scopes --------------------------------------------------------------------
@@ -351,7 +399,7 @@ impl Elaborator {
                     return Flow::Normal;
                 }
                 for item in items {
-                    if self.too_many_errors() {
+                    if !self.next_iteration() {
                         break;
                     }
                     self.set_var(var.name.clone(), item, var.span);
@@ -370,7 +418,10 @@ impl Elaborator {
                         _ => break,
                     }
                     iterations += 1;
-                    if iterations > MAX_WHILE_ITERATIONS || self.too_many_errors() {
+                    if !self.next_iteration() {
+                        break;
+                    }
+                    if iterations > MAX_WHILE_ITERATIONS {
                         self.report(
                             Diagnostic::error(
                                 format!("`while` loop still running after {MAX_WHILE_ITERATIONS} iterations at compile time"),
@@ -449,7 +500,7 @@ impl Elaborator {
     fn running_min_max(
         &mut self,
         var: &crate::syntax::ast::Ident,
-        items: Vec<Value>,
+        items: LoopItems,
         acc: &Expr,
         builtin: Builtin,
         term: &Expr,
@@ -459,7 +510,7 @@ impl Elaborator {
         };
         let mut values = vec![self.get_var(acc_name, acc.span)];
         for item in items {
-            if self.too_many_errors() {
+            if !self.next_iteration() {
                 break;
             }
             self.set_var(var.name.clone(), item, var.span);
@@ -470,7 +521,7 @@ impl Elaborator {
     }
 
     /// The values a `for` loop or comprehension iterates over.
-    fn iteration_items(&mut self, it: Value, span: Span) -> Option<Vec<Value>> {
+    fn iteration_items(&mut self, it: Value, span: Span) -> Option<LoopItems> {
         match it {
             Value::Range(start, stop, step) => {
                 let count = if step > 0 {
@@ -479,17 +530,24 @@ impl Elaborator {
                     (start - stop - step - 1) / -step
                 };
                 let count = count.max(0);
-                if count > MAX_GATES as i128 {
+                if count > self.max_gates as i128 {
                     self.error(
                         format!("a loop of {count} iterations is too long to unroll"),
                         span,
                     );
                     return None;
                 }
-                Some((0..count).map(|i| Value::Lit(start + i * step)).collect())
+                // Produced one at a time: a loop's items are not built up front, so
+                // `range(10**9)` costs memory only as its body builds gates, and the
+                // gate limit stops it (found by fuzzing: it used to allocate 64 GB).
+                Some(LoopItems::Range {
+                    next: start,
+                    step,
+                    left: count,
+                })
             }
-            Value::Array(a) => Some(a.items.as_ref().clone()),
-            Value::Tuple(items) => Some(items.as_ref().clone()),
+            Value::Array(a) => Some(LoopItems::List(a.items.as_ref().clone().into_iter())),
+            Value::Tuple(items) => Some(LoopItems::List(items.as_ref().clone().into_iter())),
             Value::Error => None,
             other => {
                 let what = other.describe();
@@ -859,9 +917,9 @@ impl Elaborator {
                 };
                 // The loop variable is local to the comprehension, as in Python 3.
                 let saved = self.scope_mut().remove(&var.name);
-                let mut values = Vec::with_capacity(items.len());
+                let mut values = Vec::new();
                 for item in items {
-                    if self.too_many_errors() {
+                    if !self.next_iteration() {
                         break;
                     }
                     self.scope_mut()
@@ -1980,6 +2038,33 @@ enum IndexKind {
 /// A loop body that is exactly `acc = max(acc, term)` or `acc = min(acc, term)` (either
 /// argument order) with `term` not reading `acc`: the accumulator, which builtin, and
 /// the term.
+/// What a `for` loop or comprehension iterates over, one item at a time.
+enum LoopItems {
+    /// `range(...)`: `left` more values from `next`, `step` apart.
+    Range { next: i128, step: i128, left: i128 },
+    /// The elements of an array or tuple.
+    List(std::vec::IntoIter<Value>),
+}
+
+impl Iterator for LoopItems {
+    type Item = Value;
+
+    fn next(&mut self) -> Option<Value> {
+        match self {
+            LoopItems::Range { next, step, left } => {
+                if *left <= 0 {
+                    return None;
+                }
+                let value = *next;
+                *left -= 1;
+                *next += *step;
+                Some(Value::Lit(value))
+            }
+            LoopItems::List(items) => items.next(),
+        }
+    }
+}
+
 fn running_min_max(body: &[Stmt]) -> Option<(&Expr, Builtin, &Expr)> {
     let [Stmt {
         kind: StmtKind::Assign { target, value },

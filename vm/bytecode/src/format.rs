@@ -19,6 +19,11 @@ pub const FORMAT_VERSION: u16 = 1;
 pub const MAX_WIRES: u64 = 1 << 31;
 /// Most parties a program may name.
 pub const MAX_PARTIES: u32 = 1 << 16;
+/// Most input elements a program may read, over all its inputs and parties. Loading a
+/// program builds a table with an entry per element ([`Program::input_layout`]), so
+/// this bound keeps a small file from asking for gigabytes (found by fuzzing: a 7 KB
+/// file declaring an input of 2^31 elements did).
+pub const MAX_INPUT_ELEMENTS: u64 = 1 << 24;
 /// Most bytes the decoded header may take in memory.
 pub const MAX_HEADER_BYTES: usize = 1 << 28;
 
@@ -238,6 +243,15 @@ impl Program {
             let (round, used): (Round, usize) =
                 bincode::serde::decode_from_slice(&body[offset..], config())
                     .map_err(|e| FormatError::Decode(format!("round {}: {e}", r + 1)))?;
+            // bincode also reads an integer written in more bytes than it needs. Such a
+            // body decodes to a program whose own encoding (and so hash) differs, so it
+            // is refused: one program, one encoding, one hash (found by fuzzing).
+            if encoded_len(&round)? != used {
+                return Err(FormatError::Decode(format!(
+                    "round {}: not in canonical form",
+                    r + 1
+                )));
+            }
             offset += used;
             rounds.push(round);
         }
@@ -365,8 +379,10 @@ impl Program {
                 .element_count()
                 .ok_or_else(|| invalid("input too large"))?;
             total_inputs += n;
-            if total_inputs > crate::types::MAX_ELEMENTS {
-                return Err(invalid("inputs too large"));
+            if total_inputs > MAX_INPUT_ELEMENTS {
+                return Err(invalid(format!(
+                    "inputs of more than {MAX_INPUT_ELEMENTS} elements in all"
+                )));
             }
         }
         // Before `input_layout`, which sizes a table by the largest party id named anywhere.
@@ -495,6 +511,14 @@ fn write_body(rounds: &[Round], w: &mut impl std::io::Write) -> Result<(), Forma
             .map_err(|e| FormatError::Encode(e.to_string()))?;
     }
     Ok(())
+}
+
+/// The length of a round's encoding, without building it.
+fn encoded_len(round: &Round) -> Result<usize, FormatError> {
+    let mut size = bincode::enc::write::SizeWriter::default();
+    bincode::serde::encode_into_writer(round, &mut size, config())
+        .map_err(|e| FormatError::Encode(e.to_string()))?;
+    Ok(size.bytes_written)
 }
 
 fn body_hash(body: &[u8]) -> [u8; 32] {

@@ -174,6 +174,7 @@ fn compile(args: &CompileArgs) -> Result<Compiled, Failure> {
         timings: args.timings,
         goal: args.goal,
         lanes: args.lanes,
+        ..Options::default()
     };
     let compiled = if args.bristol {
         compile_bristol(&args.file, &opts)

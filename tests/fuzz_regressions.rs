@@ -99,3 +99,18 @@ fn write_decode_frame_seeds() {
         std::fs::write(path, fuzz::real_frames(party)).expect("writable seed");
     }
 }
+
+/// 777,773 `input` calls for as many parties (those past 65,535 are errors): the input
+/// limit check once summed every party's count on each call, which made this quadratic.
+#[test]
+fn many_input_calls_take_linear_time() {
+    let path = repo_root().join("tests/fuzz/regressions/compile_source/many_input_calls.mpc");
+    let data = std::fs::read(path).expect("readable file");
+    let start = Instant::now();
+    fuzz::compile_source(&data);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        start.elapsed()
+    );
+}

@@ -173,10 +173,10 @@ impl Elaborator {
         // Each element becomes a gate: refuse an input the circuit cannot hold, or the
         // bytecode may not declare, before building any of it (`input(sint[10**9], ...)`
         // used to abort allocating its elements).
-        let declared: u64 = self.next_input.values().map(|&n| u64::from(n)).sum();
         let room = (self.gates_left() as u64)
-            .min(mpc_bytecode::format::MAX_INPUT_ELEMENTS.saturating_sub(declared));
-        if value_type.element_count().is_none_or(|n| n > room) {
+            .min(mpc_bytecode::format::MAX_INPUT_ELEMENTS.saturating_sub(self.input_elements));
+        let elements = value_type.element_count().filter(|&n| n <= room);
+        let Some(elements) = elements else {
             return self.error(
                 format!(
                     "`{ty}` is too large for an input (a program reads at most {} input elements)",
@@ -184,7 +184,8 @@ impl Elaborator {
                 ),
                 type_expr.span,
             );
-        }
+        };
+        self.input_elements += elements;
         let party = party as u32;
         let name = match self.name_hint.take() {
             Some(n) => n.to_string(),

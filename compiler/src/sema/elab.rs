@@ -82,6 +82,8 @@ pub struct Elaborator {
     max_gates: usize,
     /// Loop iterations unrolled so far, over all loops.
     loop_iterations: u64,
+    /// Input elements declared so far, over all parties.
+    pub(super) input_elements: u64,
     pub(super) sources: SourceMap,
     pub(super) b: CircuitBuilder,
     diags: Vec<Diagnostic>,
@@ -128,6 +130,7 @@ impl Elaborator {
         let mut e = Elaborator {
             max_gates,
             loop_iterations: 0,
+            input_elements: 0,
             sources,
             b: CircuitBuilder::with_goal(goal),
             diags: Vec::new(),

@@ -411,7 +411,8 @@ fn build(p: &Parsed, lanes: u32) -> Result<Circuit, Diagnostic> {
     let groups: Vec<Vec<WireId>> = lane_groups(lanes)
         .map(|(first, width)| build_group(p, &mut b, first, width))
         .collect::<Result<_, _>>()?;
-    let mut next = (p.wires - p.outputs.iter().map(|&w| u64::from(w)).sum::<u64>()) as usize;
+    // Each group's words of the output bits, all outputs back to back.
+    let mut next = 0;
     for (k, &width) in p.outputs.iter().enumerate() {
         let bits = next..next + width as usize;
         next += width as usize;
@@ -527,7 +528,7 @@ fn build_group(
     }
     let out_bits: u64 = p.outputs.iter().map(|&w| u64::from(w)).sum();
     let mut next = (p.wires - out_bits) as usize;
-    let mut words = vec![WireId(UNSET); next];
+    let mut words = Vec::with_capacity(out_bits as usize);
     for (k, &width) in p.outputs.iter().enumerate() {
         for bit in 0..width {
             match table[next] {

@@ -267,68 +267,8 @@ impl<T: Transport> Rep3<'_, T> {
         self.key(j).next_u64()
     }
 
-    /// The gates of `gates` one at a time: the common ones on secrets inline, the rest
-    /// through [`Protocol::local`].
-    fn local_gates(
-        &self,
-        gates: &[Gate],
-        kinds: &[WireKind],
-        inputs: &[Vec<Share>],
-        registers: &mut Vec<Share>,
-    ) {
-        let secret = |w: WireId| !kinds[w.index()].is_public();
-        for gate in gates {
-            let value = match *gate {
-                Gate::Add(a, b) if secret(a) && secret(b) => {
-                    let (x, y) = (registers[a.index()], registers[b.index()]);
-                    [x[0].wrapping_add(y[0]), x[1].wrapping_add(y[1])]
-                }
-                Gate::Sub(a, b) if secret(a) && secret(b) => {
-                    let (x, y) = (registers[a.index()], registers[b.index()]);
-                    [x[0].wrapping_sub(y[0]), x[1].wrapping_sub(y[1])]
-                }
-                Gate::MulLocal(a, b) => {
-                    let (x, y) = (registers[a.index()], registers[b.index()]);
-                    [
-                        x[0].wrapping_mul(y[0])
-                            .wrapping_add(x[0].wrapping_mul(y[1]))
-                            .wrapping_add(x[1].wrapping_mul(y[0])),
-                        0,
-                    ]
-                }
-                Gate::Xor(a, b, w) if secret(a) && secret(b) => {
-                    let (x, y) = (registers[a.index()], registers[b.index()]);
-                    [(x[0] ^ y[0]) & mask(w), (x[1] ^ y[1]) & mask(w)]
-                }
-                // Bit moves act on each component alone.
-                Gate::Shr(a, k, w) if secret(a) => {
-                    let x = registers[a.index()];
-                    [(x[0] >> k) & mask(w), (x[1] >> k) & mask(w)]
-                }
-                Gate::Shl(a, k, w) if secret(a) => {
-                    let x = registers[a.index()];
-                    [(x[0] << k) & mask(w), (x[1] << k) & mask(w)]
-                }
-                Gate::Pext(a, m) if secret(a) => {
-                    let x = registers[a.index()];
-                    [
-                        mpc_bytecode::gate::pext(x[0], m),
-                        mpc_bytecode::gate::pext(x[1], m),
-                    ]
-                }
-                Gate::And(a, b, w) if secret(a) != secret(b) => {
-                    let (x, c) = if secret(a) { (a, b) } else { (b, a) };
-                    let (x, c) = (registers[x.index()], registers[c.index()][0] & mask(w));
-                    [x[0] & c, x[1] & c]
-                }
-                _ => crate::exec::local_value(self, gate, kinds, inputs, registers),
-            };
-            registers.push(value);
-        }
-    }
-
-    /// A whole run as one loop, for the operations that are common in long runs;
-    /// `false` (nothing computed) for the others.
+    /// A whole run (one gate or many) as one loop, for the common operations on
+    /// secrets; `false` (nothing computed) for the others.
     fn local_run(
         &self,
         first: &Gate,
@@ -670,11 +610,9 @@ impl<T: Transport> Rep3<'_, T> {
     }
 }
 
-/// Runs shorter than this are computed gate by gate: a loop's set-up costs more.
-const MIN_LOOP: usize = 8;
-
 /// Appends `f` of the registers at `a` and `b` (each a start and a stride) for `n`
-/// positions. A run reads only wires before it, so every index is in range.
+/// positions. A run reads only wires before it (and a single gate, only earlier
+/// wires), so every index is in range.
 fn map2(
     registers: &mut Vec<Share>,
     (a, sa): (WireId, i64),
@@ -1013,8 +951,8 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         }
     }
 
-    /// Long runs of the common gates are computed a loop at a time, the rest gate by
-    /// gate. Large sums, dot products and the Boolean work around comparisons are all
+    /// Runs of the common gates on secrets are computed a loop at a time, the rest gate
+    /// by gate through [`Protocol::local`]. Large sums, dot products and the Boolean work around comparisons are all
     /// local gates, so this is the hot path.
     fn local_section(
         &self,
@@ -1026,8 +964,11 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
     ) {
         for run in runs {
             let part = &gates[run.start..run.start + run.len];
-            if run.len < MIN_LOOP || !self.local_run(&part[0], run, kinds, inputs, registers) {
-                self.local_gates(part, kinds, inputs, registers);
+            if !self.local_run(&part[0], run, kinds, inputs, registers) {
+                for gate in part {
+                    let value = crate::exec::local_value(self, gate, kinds, inputs, registers);
+                    registers.push(value);
+                }
             }
         }
     }

@@ -561,43 +561,51 @@ impl TcpTransport {
     }
 
     /// Reads one message from every peer, in id order (an empty one for this party).
+    /// On the first failure, tells the other peers who failed through `notify` when given
+    /// ([`notify_abort`]) before returning: see [`explain_silence`] for why that should
+    /// not wait. Not given while other threads write to the links, as a notice must not
+    /// land in the middle of a frame.
     fn read_all(
+        notify: Option<&[Option<Link>]>,
         readers: &mut [Option<BufReader<LinkReader>>],
         timeout: Duration,
-    ) -> Result<Vec<Vec<u8>>, VmError> {
-        let readers_len = readers.len();
-        readers
-            .iter_mut()
-            .enumerate()
-            .map(|(peer, reader)| match reader {
-                None => Ok(Vec::new()),
-                Some(reader) => read_frame(reader, MAX_FRAME).map_err(|e| match e {
-                    // The notice blames another party: name that one, as the messenger
-                    // is only stopping because of it.
-                    FrameError::Aborted { culprit }
-                        if culprit < readers_len as u32 && culprit != peer as u32 =>
-                    {
-                        VmError::Peer {
-                            party: culprit,
-                            reason: format!("failed (party {peer} stopped because of it)"),
-                        }
+    ) -> Result<Vec<Vec<u8>>, Stop> {
+        let parties = readers.len() as u32;
+        let mut incoming = Vec::with_capacity(readers.len());
+        for (peer, reader) in readers.iter_mut().enumerate() {
+            let peer = peer as u32;
+            let Some(reader) = reader else {
+                incoming.push(Vec::new());
+                continue;
+            };
+            let error = match read_frame(reader, MAX_FRAME) {
+                Ok(message) => {
+                    incoming.push(message);
+                    continue;
+                }
+                Err(FrameError::TimedOut) => {
+                    if let Some(links) = notify {
+                        notify_abort(links, peer);
                     }
-                    FrameError::Aborted { culprit } => VmError::Peer {
-                        party: peer as u32,
-                        reason: format!(
-                            "sent an abort notice naming party {culprit}, which cannot have failed"
-                        ),
-                    },
-                    e => VmError::Peer {
-                        party: peer as u32,
-                        reason: e.reason(timeout),
-                    },
-                }),
-            })
-            .collect()
+                    explain_silence(reader, peer, parties, timeout)
+                }
+                Err(e) => {
+                    let error = read_error(e, peer, parties, timeout);
+                    if let (Some(links), VmError::Peer { party, .. }) = (notify, &error) {
+                        notify_abort(links, *party);
+                    }
+                    error
+                }
+            };
+            return Err(Stop {
+                error,
+                peers_told: notify.is_some(),
+            });
+        }
+        Ok(incoming)
     }
 
-    fn try_exchange(&mut self, outgoing: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, VmError> {
+    fn try_exchange(&mut self, outgoing: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, Stop> {
         check_outgoing(outgoing, self.parties)?;
         let me = self.party as usize;
         for (peer, message) in outgoing.iter().enumerate() {
@@ -617,7 +625,7 @@ impl TcpTransport {
                     self.write_small(peer as u32, message)?;
                 }
             }
-            Self::read_all(&mut self.readers, self.timeout)?
+            Self::read_all(Some(&self.links), &mut self.readers, self.timeout)?
         };
         for (peer, stats) in self.stats.iter_mut().enumerate() {
             if peer != me {
@@ -634,7 +642,7 @@ impl TcpTransport {
         &mut self,
         outgoing: &[Vec<u8>],
         is_large: impl Fn(usize) -> bool,
-    ) -> Result<Vec<Vec<u8>>, VmError> {
+    ) -> Result<Vec<Vec<u8>>, Stop> {
         for (peer, message) in outgoing.iter().enumerate() {
             if peer != self.party as usize && !is_large(peer) {
                 self.write_small(peer as u32, message)?;
@@ -653,12 +661,12 @@ impl TcpTransport {
                     Some((peer, scope.spawn(move || link.write_frame(message))))
                 })
                 .collect();
-            let incoming = Self::read_all(readers, timeout);
+            let incoming = Self::read_all(None, readers, timeout);
             if incoming.is_err() {
                 // Unblock writers stuck on a peer that will never read.
                 hang_up(links);
             }
-            let mut first_error = incoming.as_ref().err().cloned();
+            let mut first_error = incoming.as_ref().err().map(|stop| stop.error.clone());
             for (peer, writer) in writers {
                 let result = writer
                     .join()
@@ -672,7 +680,7 @@ impl TcpTransport {
                 }
             }
             match first_error {
-                Some(e) => Err(e),
+                Some(e) => Err(e.into()),
                 None => incoming,
             }
         })
@@ -689,6 +697,69 @@ fn notify_abort(links: &[Option<Link>], culprit: u32) {
         if let Some(link) = link.as_ref().filter(|_| peer as u32 != culprit) {
             let _ = link.socket.set_write_timeout(Some(ABORT_WRITE_TIMEOUT));
             let _ = link.write_parts(&[&notice]);
+        }
+    }
+}
+
+/// How long a party that heard nothing from a peer within the timeout keeps listening
+/// to it for an abort notice. The peer may itself be waiting on a third party that
+/// failed; it then times out at about the same moment and sends its notice at once, so
+/// this only has to cover the network's latency.
+const ABORT_GRACE: Duration = Duration::from_secs(1);
+
+/// The error for `peer` having sent nothing within `timeout`, unless a notice arriving
+/// within [`ABORT_GRACE`] says that it stopped because another party failed: in a chain
+/// of waiting parties every party but the first would otherwise blame its neighbour, a
+/// coin toss between timers that fire microseconds apart.
+fn explain_silence(
+    reader: &mut BufReader<LinkReader>,
+    peer: u32,
+    parties: u32,
+    timeout: Duration,
+) -> VmError {
+    let grace = reader
+        .get_ref()
+        .socket()
+        .set_read_timeout(Some(ABORT_GRACE));
+    match grace.map(|()| read_frame(reader, MAX_FRAME)) {
+        Ok(Err(notice @ FrameError::Aborted { .. })) => read_error(notice, peer, parties, timeout),
+        _ => read_error(FrameError::TimedOut, peer, parties, timeout),
+    }
+}
+
+/// A failure to read `peer`'s message as the error to report.
+fn read_error(error: FrameError, peer: u32, parties: u32, timeout: Duration) -> VmError {
+    match error {
+        // The notice blames another party: name that one, as the messenger is only
+        // stopping because of it.
+        FrameError::Aborted { culprit } if culprit < parties && culprit != peer => VmError::Peer {
+            party: culprit,
+            reason: format!("failed (party {peer} stopped because of it)"),
+        },
+        FrameError::Aborted { culprit } => VmError::Peer {
+            party: peer,
+            reason: format!(
+                "sent an abort notice naming party {culprit}, which cannot have failed"
+            ),
+        },
+        e => VmError::Peer {
+            party: peer,
+            reason: e.reason(timeout),
+        },
+    }
+}
+
+/// Why an exchange stopped, and whether the other peers have been told already.
+struct Stop {
+    error: VmError,
+    peers_told: bool,
+}
+
+impl From<VmError> for Stop {
+    fn from(error: VmError) -> Stop {
+        Stop {
+            error,
+            peers_told: false,
         }
     }
 }
@@ -715,15 +786,14 @@ impl Transport for TcpTransport {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        let result = self.try_exchange(outgoing);
-        if let Err(e) = &result {
-            self.failed = Some(e.clone());
-            if let VmError::Peer { party, .. } = e {
+        self.try_exchange(outgoing).map_err(|stop| {
+            if let (false, VmError::Peer { party, .. }) = (stop.peers_told, &stop.error) {
                 notify_abort(&self.links, *party);
             }
             hang_up(&self.links);
-        }
-        result
+            self.failed = Some(stop.error.clone());
+            stop.error
+        })
     }
 }
 
@@ -1106,6 +1176,70 @@ mod tests {
             err.to_string(),
             "party 0: stalled for 0.3 s in the middle of a message (6 of 14 bytes)"
         );
+    }
+
+    /// Party 0 of three, real, against fake parties 1 and 2 that dial it, exchange
+    /// hellos and then do `fake` with their connections (`[party 1's, party 2's]`).
+    fn party_0_against_fakes(
+        timeout: Duration,
+        fake: impl FnOnce([TcpStream; 2]) + Send + 'static,
+    ) -> VmError {
+        let (l0, a0) = listener();
+        let mut config = PartiesConfig::plain([a0.clone(), "unused:1".into(), "unused:2".into()]);
+        config.connect_timeout = Duration::from_secs(2);
+        config.timeout = timeout;
+        let hello = |party| Hello {
+            parties: 3,
+            ..hello(party)
+        };
+        let fakes = thread::spawn(move || {
+            let dial = |party: u32| {
+                let mut s = TcpStream::connect(&a0).unwrap();
+                s.write_all(&[&PREAMBLE_MAGIC[..], &party.to_le_bytes()].concat())
+                    .unwrap();
+                write_frame(&mut s, &hello(party).encode()).unwrap();
+                s
+            };
+            let mut streams = [dial(1), dial(2)];
+            for s in &mut streams {
+                read_frame(s, MAX_HELLO_LEN).unwrap();
+            }
+            fake(streams);
+        });
+        let result = TcpTransport::connect_with_listener(&config, 0, &hello(0), l0)
+            .and_then(|mut t| t.exchange(&[vec![], vec![1], vec![2]]));
+        fakes.join().unwrap();
+        result.unwrap_err()
+    }
+
+    #[test]
+    fn a_silent_peer_that_then_blames_another_party_is_believed() {
+        let timeout = Duration::from_millis(300);
+        let err = party_0_against_fakes(timeout, move |[mut p1, mut p2]| {
+            write_frame(&mut p2, b"on time").unwrap();
+            // Party 1 waited on party 2 a little longer than party 0 waited on party 1,
+            // then gave up: its notice arrives just after party 0's timeout.
+            thread::sleep(timeout + Duration::from_millis(200));
+            p1.write_all(&[ABORT.to_le_bytes(), 2u32.to_le_bytes()].concat())
+                .unwrap();
+            // Party 0 told party 2 at its own timeout, before listening for the notice.
+            assert_eq!(read_frame(&mut p2, MAX_FRAME).unwrap(), [2]);
+            assert!(matches!(
+                read_frame(&mut p2, MAX_FRAME),
+                Err(FrameError::Aborted { culprit: 1 })
+            ));
+        });
+        assert_eq!(
+            err.to_string(),
+            "party 2: failed (party 1 stopped because of it)"
+        );
+        // A notice later than the grace period is not waited for.
+        let err = party_0_against_fakes(timeout, move |[p1, mut p2]| {
+            write_frame(&mut p2, b"on time").unwrap();
+            thread::sleep(timeout + ABORT_GRACE + Duration::from_millis(300));
+            drop(p1);
+        });
+        assert_eq!(err.to_string(), "party 1: no message within 0.3 s");
     }
 
     #[test]

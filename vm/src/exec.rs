@@ -163,14 +163,23 @@ pub trait Protocol {
         mine: &[u64],
     ) -> Result<Vec<Vec<Self::Share>>, VmError>;
 
+    /// Waits until every party has its inputs in place, so that the parties start the
+    /// online phase together and its time does not include waiting for a peer that is
+    /// still unpacking its input shares. The default (a protocol without peers) returns
+    /// at once.
+    fn synchronize(&mut self) -> Result<(), VmError> {
+        Ok(())
+    }
+
     /// Computes a local gate with at least one secret operand (never `Const`, `Input` or
     /// `PublicInput`). Unary gates get `Operand::Public(0)` as `b`.
     fn local(&self, gate: &Gate, a: Operand<Self::Share>, b: Operand<Self::Share>) -> Self::Share;
 
-    /// Computes one round's local gates in order, appending each result to `registers`
-    /// (whose length is the first gate's wire). `inputs` is what
-    /// [`Protocol::share_inputs`] returned. The default calls [`Protocol::local`] for
-    /// each gate that touches a secret; a protocol may override it with a tighter loop.
+    /// Computes one round's local gates in order: `registers` has a register for every
+    /// wire of the program, those below `first` (the first gate's wire) computed, and
+    /// `gates[i]` goes to `registers[first + i]`, except that input gates are in place
+    /// already. The default calls [`Protocol::local`] for each gate that touches a
+    /// secret; a protocol may override it with a tighter loop.
     ///
     /// `runs` splits `gates` into [`Run`]s, which a protocol may compute a loop at a time.
     fn local_section(
@@ -178,15 +187,16 @@ pub trait Protocol {
         gates: &[Gate],
         runs: &[Run],
         kinds: &[WireKind],
-        inputs: &[Vec<Self::Share>],
-        registers: &mut Vec<Self::Share>,
+        registers: &mut [Self::Share],
+        first: usize,
     ) where
         Self: Sized,
     {
         let _ = runs;
-        for gate in gates {
-            let value = local_value(self, gate, kinds, inputs, registers);
-            registers.push(value);
+        for (wire, gate) in (first..).zip(gates) {
+            if let Some(value) = local_value(self, gate, kinds, &registers[..wire]) {
+                registers[wire] = value;
+            }
         }
     }
 
@@ -258,28 +268,27 @@ pub fn execute_timed<P: Protocol>(
 ) -> Result<RawOutputs, VmError> {
     let kinds = program.wire_kinds();
     let layout = program.input_layout();
+    // Per round: its first wire, and the runs of its local section.
     let mut first_wire = 0;
-    let runs: Vec<Vec<Run>> = program
+    let runs: Vec<(usize, Vec<Run>)> = program
         .rounds
         .iter()
         .map(|round| {
             let runs = find_runs(&round.local, first_wire, &kinds);
+            let first = first_wire;
             first_wire += round.local.len() + round.interactive.len();
-            runs
+            (first, runs)
         })
         .collect();
-    // Touch every register page before the clock starts: faulting fresh memory in
-    // while computing costs more than the arithmetic of a large round. (`vec![x; n]`
-    // would only reserve zeroed pages; `resize` writes them.)
+    // One register per wire, every page touched before the clock starts: faulting fresh
+    // memory in while computing costs more than the arithmetic of a large round.
+    // (`vec![x; n]` would only reserve zeroed pages; `resize` writes them.)
     let mut registers: Vec<P::Share> = Vec::with_capacity(kinds.len());
     registers.resize(kinds.len(), P::Share::default());
-    registers.clear();
     let started = std::time::Instant::now();
     let inputs = protocol
         .share_inputs(&layout, my_inputs)
         .map_err(during("input sharing"))?;
-    stats.input_s = started.elapsed().as_secs_f64();
-    let online = std::time::Instant::now();
     let shaped =
         inputs.len() == layout.len() && inputs.iter().zip(&layout).all(|(i, l)| i.len() == l.len());
     if !shaped {
@@ -288,14 +297,19 @@ pub fn execute_timed<P: Protocol>(
             "shared inputs do not match the input layout",
         ));
     }
+    place_inputs(program, &runs, &inputs, &mut registers);
+    drop(inputs);
+    protocol.synchronize().map_err(during("input sharing"))?;
+    stats.input_s = started.elapsed().as_secs_f64();
+    let online = std::time::Instant::now();
 
     let rounds = program.rounds.len();
-    for (index, (round, runs)) in program.rounds.iter().zip(&runs).enumerate() {
-        protocol.local_section(&round.local, runs, &kinds, &inputs, &mut registers);
+    for (index, (round, (first, runs))) in program.rounds.iter().zip(&runs).enumerate() {
+        protocol.local_section(&round.local, runs, &kinds, &mut registers, *first);
+        let wire = first + round.local.len();
         if !round.interactive.is_empty() {
-            let start = registers.len();
-            registers.resize(start + round.interactive.len(), P::Share::default());
-            let (before, batch) = registers.split_at_mut(start);
+            let (before, rest) = registers.split_at_mut(wire);
+            let batch = &mut rest[..round.interactive.len()];
             protocol
                 .interactive(&round.interactive, before, &kinds, batch)
                 .map_err(|e| during(&format!("round {} of {rounds}", index + 1))(e))?;
@@ -365,22 +379,44 @@ pub fn execute_timed<P: Protocol>(
         .collect()
 }
 
-/// The value of one local gate: a constant, an input, or (through `local_gate`) an
-/// operation.
+/// Puts the shared `inputs` in the registers of the input gates, before the first
+/// round, so that computing starts with them in place. `runs` is, per round, its first
+/// wire and the runs of its local section.
+fn place_inputs<S: Copy>(
+    program: &Program,
+    runs: &[(usize, Vec<Run>)],
+    inputs: &[Vec<S>],
+    registers: &mut [S],
+) {
+    for (round, (first, runs)) in program.rounds.iter().zip(runs) {
+        for run in runs {
+            let at = first + run.start;
+            if let Gate::Input { party, index, .. } | Gate::PublicInput { party, index } =
+                round.local[run.start]
+            {
+                // A run of inputs reads consecutive elements of one party's inputs;
+                // `Program::validate` checked that they exist.
+                let index = index as usize;
+                registers[at..at + run.len]
+                    .copy_from_slice(&inputs[party as usize][index..index + run.len]);
+            }
+        }
+    }
+}
+
+/// The value of one local gate: a constant or (through `local_gate`) an operation.
+/// `None` for an input, which [`place_inputs`] put in its register before the rounds.
 #[inline]
 pub fn local_value<P: Protocol>(
     protocol: &P,
     gate: &Gate,
     kinds: &[WireKind],
-    inputs: &[Vec<P::Share>],
     registers: &[P::Share],
-) -> P::Share {
+) -> Option<P::Share> {
     match *gate {
-        Gate::Const(c) => P::hold_public(c),
-        Gate::Input { party, index, .. } | Gate::PublicInput { party, index } => {
-            inputs[party as usize][index as usize]
-        }
-        _ => local_gate(protocol, gate, registers, kinds),
+        Gate::Const(c) => Some(P::hold_public(c)),
+        Gate::Input { .. } | Gate::PublicInput { .. } => None,
+        _ => Some(local_gate(protocol, gate, registers, kinds)),
     }
 }
 

@@ -267,40 +267,32 @@ impl<T: Transport> Rep3<'_, T> {
         self.key(j).next_u64()
     }
 
-    /// A whole run (one gate or many) as one loop, for the common operations on
-    /// secrets; `false` (nothing computed) for the others.
+    /// A whole run (one gate or many) as one loop, its results from `registers[at]` on,
+    /// for the common operations on secrets; `false` (nothing computed) for the others.
     fn local_run(
         &self,
         first: &Gate,
         run: &Run,
         kinds: &[WireKind],
-        inputs: &[Vec<Share>],
-        registers: &mut Vec<Share>,
+        registers: &mut [Share],
+        at: usize,
     ) -> bool {
         let secret = |w: WireId| !kinds[w.index()].is_public();
         let (n, [sa, sb]) = (run.len, run.strides);
         match *first {
-            Gate::Input { party, index, .. } => {
-                let index = index as usize;
-                let Some(values) = inputs
-                    .get(party as usize)
-                    .and_then(|v| v.get(index..index + n))
-                else {
-                    return false;
-                };
-                registers.extend_from_slice(values);
-            }
+            // In place already.
+            Gate::Input { .. } => {}
             Gate::Add(a, b) if secret(a) && secret(b) => {
-                map2(registers, (a, sa), (b, sb), n, |x, y| {
+                map2((registers, at), (a, sa), (b, sb), n, |x, y| {
                     [x[0].wrapping_add(y[0]), x[1].wrapping_add(y[1])]
                 })
             }
             Gate::Sub(a, b) if secret(a) && secret(b) => {
-                map2(registers, (a, sa), (b, sb), n, |x, y| {
+                map2((registers, at), (a, sa), (b, sb), n, |x, y| {
                     [x[0].wrapping_sub(y[0]), x[1].wrapping_sub(y[1])]
                 })
             }
-            Gate::MulLocal(a, b) => map2(registers, (a, sa), (b, sb), n, |x, y| {
+            Gate::MulLocal(a, b) => map2((registers, at), (a, sa), (b, sb), n, |x, y| {
                 [
                     x[0].wrapping_mul(y[0])
                         .wrapping_add(x[0].wrapping_mul(y[1]))
@@ -310,7 +302,7 @@ impl<T: Transport> Rep3<'_, T> {
             }),
             Gate::Xor(a, b, w) if secret(a) && secret(b) => {
                 let m = mask(w);
-                map2(registers, (a, sa), (b, sb), n, |x, y| {
+                map2((registers, at), (a, sa), (b, sb), n, |x, y| {
                     [(x[0] ^ y[0]) & m, (x[1] ^ y[1]) & m]
                 })
             }
@@ -321,7 +313,7 @@ impl<T: Transport> Rep3<'_, T> {
                 } else {
                     ((b, sb), (a, sa))
                 };
-                map2(registers, (x, sx), (c, sc), n, |x, c| {
+                map2((registers, at), (x, sx), (c, sc), n, |x, c| {
                     let c = c[0] & m;
                     [x[0] & c, x[1] & c]
                 })
@@ -329,28 +321,28 @@ impl<T: Transport> Rep3<'_, T> {
             Gate::Not(a, w) if secret(a) => {
                 let m = mask(w);
                 let flip = self.xor_public([0, 0], m);
-                map1(registers, (a, sa), n, |x| {
+                map1((registers, at), (a, sa), n, |x| {
                     [(x[0] & m) ^ flip[0], (x[1] & m) ^ flip[1]]
                 })
             }
             Gate::Shr(a, k, w) if secret(a) => {
                 let m = mask(w);
-                map1(registers, (a, sa), n, |x| {
+                map1((registers, at), (a, sa), n, |x| {
                     [(x[0] >> k) & m, (x[1] >> k) & m]
                 })
             }
             Gate::Shl(a, k, w) if secret(a) => {
                 let m = mask(w);
-                map1(registers, (a, sa), n, |x| {
+                map1((registers, at), (a, sa), n, |x| {
                     [(x[0] << k) & m, (x[1] << k) & m]
                 })
             }
-            Gate::Pext(a, m) if secret(a) => {
-                map1(registers, (a, sa), n, |x| [pext(x[0], m), pext(x[1], m)])
-            }
+            Gate::Pext(a, m) if secret(a) => map1((registers, at), (a, sa), n, |x| {
+                [pext(x[0], m), pext(x[1], m)]
+            }),
             Gate::SplitA2B(a, k, w) | Gate::SplitB2A(a, k, w) if secret(a) => {
                 let m = mask(w);
-                map1(registers, (a, sa), n, |x| self.component(x, k, m))
+                map1((registers, at), (a, sa), n, |x| self.component(x, k, m))
             }
             _ => return false,
         }
@@ -614,15 +606,14 @@ impl<T: Transport> Rep3<'_, T> {
 /// positions. A run reads only wires before it (and a single gate, only earlier
 /// wires), so every index is in range.
 fn map2(
-    registers: &mut Vec<Share>,
+    (registers, first): (&mut [Share], usize),
     (a, sa): (WireId, i64),
     (b, sb): (WireId, i64),
     n: usize,
     f: impl Fn(Share, Share) -> Share,
 ) {
-    let start = registers.len();
-    registers.resize(start + n, [0, 0]);
-    let (before, out) = registers.split_at_mut(start);
+    let (before, rest) = registers.split_at_mut(first);
+    let out = &mut rest[..n];
     let (a, b) = (a.index(), b.index());
     if (sa, sb) == (1, 1) {
         for ((o, x), y) in out.iter_mut().zip(&before[a..a + n]).zip(&before[b..b + n]) {
@@ -636,10 +627,14 @@ fn map2(
 }
 
 /// [`map2`] for one operand.
-fn map1(registers: &mut Vec<Share>, (a, sa): (WireId, i64), n: usize, f: impl Fn(Share) -> Share) {
-    let start = registers.len();
-    registers.resize(start + n, [0, 0]);
-    let (before, out) = registers.split_at_mut(start);
+fn map1(
+    (registers, first): (&mut [Share], usize),
+    (a, sa): (WireId, i64),
+    n: usize,
+    f: impl Fn(Share) -> Share,
+) {
+    let (before, rest) = registers.split_at_mut(first);
+    let out = &mut rest[..n];
     let a = a.index();
     if sa == 1 {
         for (o, x) in out.iter_mut().zip(&before[a..a + n]) {
@@ -900,6 +895,20 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         Ok(shares)
     }
 
+    fn synchronize(&mut self) -> Result<(), VmError> {
+        let incoming = self
+            .transport
+            .exchange(&vec![Vec::new(); PARTIES as usize])?;
+        self.exchanges += 1;
+        match incoming.iter().position(|m| !m.is_empty()) {
+            Some(peer) => Err(VmError::Peer {
+                party: peer as u32,
+                reason: format!("sent {} bytes, expected none", incoming[peer].len()),
+            }),
+            None => Ok(()),
+        }
+    }
+
     fn local(&self, gate: &Gate, a: Operand<Share>, b: Operand<Share>) -> Share {
         use Operand::{Public as P, Secret as S};
         let each =
@@ -959,15 +968,18 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         gates: &[Gate],
         runs: &[Run],
         kinds: &[WireKind],
-        inputs: &[Vec<Share>],
-        registers: &mut Vec<Share>,
+        registers: &mut [Share],
+        first: usize,
     ) {
         for run in runs {
             let part = &gates[run.start..run.start + run.len];
-            if !self.local_run(&part[0], run, kinds, inputs, registers) {
-                for gate in part {
-                    let value = crate::exec::local_value(self, gate, kinds, inputs, registers);
-                    registers.push(value);
+            let at = first + run.start;
+            if !self.local_run(&part[0], run, kinds, registers, at) {
+                for (wire, gate) in (at..).zip(part) {
+                    let value = crate::exec::local_value(self, gate, kinds, &registers[..wire]);
+                    if let Some(value) = value {
+                        registers[wire] = value;
+                    }
                 }
             }
         }

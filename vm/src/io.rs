@@ -454,7 +454,9 @@ fn write_key(s: &mut String, key: &str) {
 pub fn format_outputs_plain(outputs: &[(String, Value)]) -> String {
     let mut s = String::new();
     for (name, value) in outputs {
-        let _ = writeln!(s, "{name} = {}", format_value(value));
+        let _ = write!(s, "{name} = ");
+        write_value(&mut s, value);
+        s.push('\n');
     }
     s
 }

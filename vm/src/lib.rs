@@ -17,6 +17,7 @@
 pub mod exec;
 pub mod io;
 pub mod net;
+mod prg;
 pub mod rep3;
 pub mod runs;
 

@@ -8,7 +8,7 @@
 //!
 //! Correlated randomness: at start-up party `i` draws a key `k_i` from the operating
 //! system (`getrandom`) and sends it to party `i-1`, so party `i` holds `k_i` and
-//! `k_{i+1}`. Each key seeds a ChaCha12 stream; the two parties holding a key draw from
+//! `k_{i+1}`. Each key seeds an AES-128-CTR keystream ([`crate::prg`]); the two parties holding a key draw from
 //! it in the same order, which gives zero-sharings `α_i = F(k_i) - F(k_{i+1})`
 //! (`Σ α_i = 0`) and input masks without extra messages.
 //!
@@ -16,8 +16,8 @@
 //! from the operating system's generator (`getrandom::fill`: `getrandom(2)` on Linux);
 //! a party that cannot get them stops before sharing anything. Every other random
 //! value — the two components an input's owner draws for its secret inputs, and the
-//! zero-sharings that re-randomize products and ANDs — comes from the ChaCha12
-//! keystreams (`rand_chacha`), never from the time, a counter or a fixed seed. A key
+//! zero-sharings that re-randomize products and ANDs — comes from the AES-128-CTR
+//! keystreams, never from the time, a counter or a fixed seed. A key
 //! is known to exactly the two parties that hold it, so no single party can predict
 //! the third party's stream. The key `k_i` crosses the network once, to party `i-1`:
 //! inside TLS when the parties use it (the default), in the clear with `tls = false`,
@@ -37,10 +37,9 @@
 
 use mpc_bytecode::gate::{pairs, pext, EVEN_BITS};
 use mpc_bytecode::{mask, Domain, Gate, InputSlot, WireId, WireKind};
-use rand_chacha::ChaCha12Rng;
-use rand_core::{Rng, SeedableRng};
 
 use crate::exec::{Operand, OutputOpening, Protocol, RawOutputs, Transport, VmError};
+use crate::prg::Keystream;
 use crate::runs::Run;
 
 /// The number of parties rep3 runs with.
@@ -54,9 +53,9 @@ pub struct Rep3<'t, T: Transport> {
     party: u32,
     transport: &'t mut T,
     /// Stream of `k_i`, shared with the previous party.
-    mine: ChaCha12Rng,
+    mine: Keystream,
     /// Stream of `k_{i+1}`, shared with the next party.
-    next: ChaCha12Rng,
+    next: Keystream,
     exchanges: u64,
     /// Bytes sent and received by rounds and output openings (not input sharing).
     online_bytes: (u64, u64),
@@ -166,8 +165,8 @@ impl<'t, T: Transport> Rep3<'t, T> {
         Ok(Rep3 {
             party,
             transport,
-            mine: ChaCha12Rng::from_seed(key),
-            next: ChaCha12Rng::from_seed(next_key),
+            mine: Keystream::new(&key),
+            next: Keystream::new(&next_key),
             exchanges: 1,
             online_bytes: (0, 0),
         })
@@ -253,7 +252,7 @@ impl<'t, T: Transport> Rep3<'t, T> {
 impl<T: Transport> Rep3<'_, T> {
     /// The stream of key `k_j`, which this party holds when `j` is its own index or the
     /// next one.
-    fn key(&mut self, j: u32) -> &mut ChaCha12Rng {
+    fn key(&mut self, j: u32) -> &mut Keystream {
         debug_assert!(j == self.party || j == next_of(self.party) as u32);
         if j == self.party {
             &mut self.mine
@@ -686,8 +685,8 @@ const KEYSTREAM_BLOCK: usize = 1024;
 /// never more than the round's `fresh` products and ANDs need. Every party draws the
 /// same counts in the same order, so the two holders of each key stay in step.
 struct Keystreams<'r> {
-    mine: &'r mut ChaCha12Rng,
-    next: &'r mut ChaCha12Rng,
+    mine: &'r mut Keystream,
+    next: &'r mut Keystream,
     block: Vec<[u64; 2]>,
     used: usize,
     /// Pairs still to draw from the streams.
@@ -695,7 +694,7 @@ struct Keystreams<'r> {
 }
 
 impl<'r> Keystreams<'r> {
-    fn new(mine: &'r mut ChaCha12Rng, next: &'r mut ChaCha12Rng, fresh: usize) -> Self {
+    fn new(mine: &'r mut Keystream, next: &'r mut Keystream, fresh: usize) -> Self {
         Keystreams {
             mine,
             next,
@@ -733,7 +732,7 @@ impl<'r> Keystreams<'r> {
     }
 
     /// The streams themselves, for draws other than zero sharings.
-    fn direct(&mut self) -> (&mut ChaCha12Rng, &mut ChaCha12Rng) {
+    fn direct(&mut self) -> (&mut Keystream, &mut Keystream) {
         (self.mine, self.next)
     }
 }
@@ -808,7 +807,9 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         // One pass in a fixed order (owners, then elements) for every party, so that the
         // two holders of each key draw from it in the same order.
         let mut shares: Vec<Vec<Share>> = Vec::with_capacity(layout.len());
-        let mut sent = Vec::with_capacity(mine.len());
+        // What this party sends for its own inputs: the third components of its secret
+        // inputs and the values of its public ones, each in its type's bits.
+        let mut packed = BitWriter::default();
         for (owner, slots) in layout.iter().enumerate() {
             let mut owned = Vec::with_capacity(slots.len());
             for (e, slot) in slots.iter().enumerate() {
@@ -816,7 +817,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                 let boolean = slot.domain == Domain::Bool;
                 let share = if public {
                     if owner == me {
-                        sent.push((mine[e] & m, slot.scalar.bits()));
+                        packed.put(mine[e] & m, slot.scalar.bits());
                     }
                     [0, 0] // filled after the exchange (the owner fills its own below)
                 } else if owner == me {
@@ -828,7 +829,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                     } else {
                         v.wrapping_sub(a).wrapping_sub(b) & m
                     };
-                    sent.push((rest, slot.scalar.bits()));
+                    packed.put(rest, slot.scalar.bits());
                     [a, b]
                 } else if owner == prev_of(self.party) {
                     // This party is the owner's next: it holds (x_{p+1}, x_{p-1}).
@@ -843,15 +844,9 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         }
         // Integers live in the whole ring: the masks above keep the low bits random and
         // the component sum right modulo 2^w, which is all an n-bit value needs.
-        // Each value takes its type's bits on the wire.
-        let mut packed = BitWriter::default();
-        for &(value, bits) in &sent {
-            packed.put(value, bits);
-        }
         let mut outgoing = vec![Vec::new(); PARTIES as usize];
-        for peer in [prev_of(self.party), next_of(self.party)] {
-            outgoing[peer] = packed.bytes.clone();
-        }
+        outgoing[prev_of(self.party)] = packed.bytes.clone();
+        outgoing[next_of(self.party)] = packed.bytes;
         let incoming = self.transport.exchange(&outgoing)?;
         self.exchanges += 1;
         for (owner, slots) in layout.iter().enumerate() {

@@ -240,7 +240,7 @@ impl Program {
         let mut rounds = Vec::with_capacity(header.num_rounds as usize);
         let mut offset = 0;
         for r in 0..header.num_rounds {
-            let (round, used): (Round, usize) =
+            let (mut round, used): (Round, usize) =
                 bincode::serde::decode_from_slice(&body[offset..], config())
                     .map_err(|e| FormatError::Decode(format!("round {}: {e}", r + 1)))?;
             // bincode also reads an integer written in more bytes than it needs. Such a
@@ -253,6 +253,10 @@ impl Program {
                 )));
             }
             offset += used;
+            // The decoder grows each list by doubling: give back what a large round
+            // does not use (up to half of its size).
+            round.local.shrink_to_fit();
+            round.interactive.shrink_to_fit();
             rounds.push(round);
         }
         if offset != body.len() {

@@ -10,7 +10,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use mpc_bytecode::Program;
+use mpc_bytecode::{OutputDesc, Program};
 use mpc_vm::net::config::{ConfigError, PartiesConfig, PLAIN_TCP_WARNING};
 use mpc_vm::net::tcp::TcpTransport;
 use mpc_vm::net::tls::Identity;
@@ -88,7 +88,7 @@ struct Report {
 
 /// Runs the party; `warn` gets the warnings meant for standard error.
 fn execute(args: &Args, warn: &mut dyn FnMut(&str)) -> Result<Report, CliError> {
-    let program = load_program(&args.program)?;
+    let mut program = load_program(&args.program)?;
     let inputs = read_inputs(&program, args.party, args.input.as_deref())?;
     let mut config =
         PartiesConfig::parse(&read(&args.config)?, &args.config).map_err(CliError::Config)?;
@@ -131,12 +131,16 @@ fn execute(args: &Args, warn: &mut dyn FnMut(&str)) -> Result<Report, CliError> 
     progress.finish();
     let (raw, run) = result.map_err(CliError::Run)?;
 
-    let outputs = my_outputs(&program, args.party, raw).map_err(CliError::Run)?;
+    // The program and the inputs can be large; printing the outputs needs neither.
+    let descs = std::mem::take(&mut program.header.outputs);
+    drop((program, inputs));
+    let rendered = my_outputs(&descs, args.party, raw).map_err(CliError::Run)?;
     let outputs = if args.json {
-        mpc_vm::format_outputs_json(&outputs) + "\n"
+        mpc_vm::format_outputs_json(&rendered) + "\n"
     } else {
-        mpc_vm::format_outputs_plain(&outputs)
+        mpc_vm::format_outputs_plain(&rendered)
     };
+    drop(rendered);
     let peers = transport
         .stats()
         .into_iter()
@@ -204,7 +208,7 @@ fn check_before_connecting(
 /// this party an output addressed to others is not believed (it is not printed), and
 /// one that withholds an output addressed to it is a bug.
 fn my_outputs(
-    program: &Program,
+    descs: &[OutputDesc],
     party: u32,
     raw: mpc_vm::RawOutputs,
 ) -> Result<mpc_vm::PartyOutputs, VmError> {
@@ -212,7 +216,6 @@ fn my_outputs(
         protocol: PROTOCOL.name(),
         reason,
     };
-    let descs = &program.header.outputs;
     if raw.len() != descs.len() {
         return Err(bug(format!(
             "returned {} outputs for a program with {}",

@@ -228,16 +228,23 @@ const LONG: usize = 300_000;
 /// inputs, so the survivors' message may name that phase instead of a round.
 const INTO_THE_RUN: Duration = Duration::from_millis(1000);
 
-#[test]
-fn a_party_killed_mid_run_fails_the_others_at_once() {
-    let dir = scratch("kill");
-    let (program, _) = compile(&dir, &chain(LONG));
-    let mut children = spawn_parties(&dir, &program);
+/// The three parties of a long run in `dir`, [`INTO_THE_RUN`] after they connected,
+/// with party 1 (the one the mid-run faults hit) still running.
+fn long_run_under_way(dir: &Path) -> Vec<Child> {
+    let (program, _) = compile(dir, &chain(LONG));
+    let mut children = spawn_parties(dir, &program);
     thread::sleep(INTO_THE_RUN);
     if children[1].try_wait().unwrap().is_some() {
         let ended = wait(children.remove(1), Duration::ZERO);
-        panic!("party 1 ended before it could be killed: {ended:?}");
+        panic!("party 1 ended before the fault: {ended:?}");
     }
+    children
+}
+
+#[test]
+fn a_party_killed_mid_run_fails_the_others_at_once() {
+    let dir = scratch("kill");
+    let mut children = long_run_under_way(&dir);
     children[1].kill().unwrap();
     let killed = Instant::now();
     let _ = children[1].wait();
@@ -266,13 +273,7 @@ fn a_party_killed_mid_run_fails_the_others_at_once() {
 #[test]
 fn a_party_stopped_mid_run_fails_the_others_after_the_timeout() {
     let dir = scratch("stop");
-    let (program, _) = compile(&dir, &chain(LONG));
-    let mut children = spawn_parties(&dir, &program);
-    thread::sleep(INTO_THE_RUN);
-    assert!(
-        children[1].try_wait().unwrap().is_none(),
-        "party 1 ended too soon"
-    );
+    let mut children = long_run_under_way(&dir);
     let pid = children[1].id().to_string();
     let stopped = Command::new("kill").args(["-STOP", &pid]).status().unwrap();
     assert!(stopped.success());

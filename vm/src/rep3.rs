@@ -34,6 +34,11 @@
 //! bits by pair of bits, 10 bits per pair) and `MulBit` (a shared bit times an
 //! arithmetic value, 6 words, 12 when the value is secret). They save the first round
 //! of comparisons and equality tests, and make a multiplexer one round.
+//!
+//! "Party 0" of these gates and of `PairA2B` is a role, not a fixed party: the roles
+//! rotate with the operand's wire index ([`rotation`]), so each party sends the larger
+//! share of the traffic for a third of them. A program of 10^5 comparisons then sends
+//! the same bytes from every party, where party 0 used to send twice as many.
 
 use mpc_bytecode::gate::{pairs, pext, EVEN_BITS};
 use mpc_bytecode::{mask, Domain, Gate, InputSlot, WireId, WireKind};
@@ -234,10 +239,11 @@ impl<'t, T: Transport> Rep3<'t, T> {
         }
     }
 
-    /// Component `k` of the value shared as `s`, kept in place: zero in the positions
-    /// of the other components.
-    fn component(&self, s: Share, k: u8, m: u64) -> Share {
-        let k = u32::from(k);
+    /// Component `k` of the value `a` shared as `s`, kept in place: zero in the
+    /// positions of the other components. Component `k` of a secret wire is its
+    /// component `k` rotated by [`rotation`], as the gates that pair components see it.
+    fn component(&self, s: Share, a: WireId, k: u8, m: u64) -> Share {
+        let k = (u32::from(k) + a.0 % PARTIES) % PARTIES;
         [
             if self.party == k { s[0] & m } else { 0 },
             if (self.party + 1) % PARTIES == k {
@@ -261,9 +267,10 @@ impl<T: Transport> Rep3<'_, T> {
         }
     }
 
-    /// The next word of key `k_j`'s stream.
-    fn draw(&mut self, j: u32) -> u64 {
-        self.key(j).next_u64()
+    /// The next word of the stream of key `k_j` as a gate rotated by `r` names it: the
+    /// key `k_{j+r}`.
+    fn draw(&mut self, r: u32, j: u32) -> u64 {
+        self.key((j + r) % PARTIES).next_u64()
     }
 
     /// A whole run (one gate or many) as one loop, its results from `registers[at]` on,
@@ -341,7 +348,12 @@ impl<T: Transport> Rep3<'_, T> {
             }),
             Gate::SplitA2B(a, k, w) | Gate::SplitB2A(a, k, w) if secret(a) => {
                 let m = mask(w);
-                map1((registers, at), (a, sa), n, |x| self.component(x, k, m))
+                let (registers, a) = (&mut registers[..at + n], a.index());
+                for j in 0..n {
+                    let operand = strided(a, sa, j);
+                    let wire = WireId(operand as u32);
+                    registers[at + j] = self.component(registers[operand], wire, k, m);
+                }
             }
             _ => return false,
         }
@@ -371,29 +383,30 @@ impl<T: Transport> Rep3<'_, T> {
         let operand = |w: WireId| held(party, registers[w.index()], kinds[w.index()]);
         let (mut from_next, mut from_prev) = (0usize, 0usize);
         for (gate, slot) in gates.iter().zip(out.iter_mut()) {
+            let (r, role) = roles(party, gate, kinds);
             match *gate {
-                // The words are u = a0 + a1 (party 0) and v = a2 (parties 1 and 2); the
+                // The words are u = a0 + a1 (role 0) and v = a2 (roles 1 and 2); the
                 // result's components 0 and 1 come from k_0 and k_1.
                 Gate::PairAnd(a, w) => {
                     let (m, x) = (mask(w), operand(a));
-                    match party {
+                    match role {
                         0 => {
                             let u = x[0].wrapping_add(x[1]) & m;
-                            let (z0, s0) = (self.draw(0) & m, self.draw(0) & m);
-                            let (z1, s1) = (self.draw(1) & m, self.draw(1) & m);
+                            let (z0, s0) = (self.draw(r, 0) & m, self.draw(r, 0) & m);
+                            let (z1, s1) = (self.draw(r, 1) & m, self.draw(r, 1) & m);
                             to_next.put(u ^ s0, w);
                             to_prev.put(u ^ s1, w);
                             *slot = [z0, z1];
                         }
                         1 => {
-                            let (z1, s1) = (self.draw(1) & m, self.draw(1) & m);
+                            let (z1, s1) = (self.draw(r, 1) & m, self.draw(r, 1) & m);
                             to_next.put((x[1] & s1) ^ z1, w);
                             *slot = [z1, 0];
                             (from_next, from_prev) =
                                 (from_next + w as usize, from_prev + w as usize);
                         }
                         _ => {
-                            let (z0, s0) = (self.draw(0) & m, self.draw(0) & m);
+                            let (z0, s0) = (self.draw(r, 0) & m, self.draw(r, 0) & m);
                             to_prev.put((x[0] & s0) ^ z0, w);
                             *slot = [0, z0];
                             (from_next, from_prev) =
@@ -401,19 +414,19 @@ impl<T: Transport> Rep3<'_, T> {
                         }
                     }
                 }
-                // Party 0 sends each peer the table of the four answers per pair of bits
+                // Role 0 sends each peer the table of the four answers per pair of bits
                 // of u = a0 + a1, and each peer sends the other the key of the entry its
                 // pair of v = -a2 selects.
                 Gate::PairEq(a, w) => {
                     let g = pairs(w);
                     let (gm, x) = (mask(g), operand(a));
-                    match party {
+                    match role {
                         0 => {
                             let (lo, hi) = unzip_pairs(x[0].wrapping_add(x[1]), w);
-                            let r0 = self.draw(0) & gm;
-                            let keys_next: [u64; 4] = std::array::from_fn(|_| self.draw(0) & gm);
-                            let r1 = self.draw(1) & gm;
-                            let keys_prev: [u64; 4] = std::array::from_fn(|_| self.draw(1) & gm);
+                            let r0 = self.draw(r, 0) & gm;
+                            let keys_next: [u64; 4] = std::array::from_fn(|_| self.draw(r, 0) & gm);
+                            let r1 = self.draw(r, 1) & gm;
+                            let keys_prev: [u64; 4] = std::array::from_fn(|_| self.draw(r, 1) & gm);
                             for j in 0..4 {
                                 let lo_matches = if j & 1 == 1 { lo } else { !lo };
                                 let hi_matches = if j & 2 == 2 { hi } else { !hi };
@@ -425,8 +438,8 @@ impl<T: Transport> Rep3<'_, T> {
                         }
                         1 => {
                             let (lo, hi) = unzip_pairs(x[1].wrapping_neg(), w);
-                            let r1 = self.draw(1) & gm;
-                            let keys: [u64; 4] = std::array::from_fn(|_| self.draw(1) & gm);
+                            let r1 = self.draw(r, 1) & gm;
+                            let keys: [u64; 4] = std::array::from_fn(|_| self.draw(r, 1) & gm);
                             to_next.put(select4(&keys, lo, hi), g);
                             *slot = [r1, 0];
                             (from_next, from_prev) =
@@ -434,8 +447,8 @@ impl<T: Transport> Rep3<'_, T> {
                         }
                         _ => {
                             let (lo, hi) = unzip_pairs(x[0].wrapping_neg(), w);
-                            let r0 = self.draw(0) & gm;
-                            let keys: [u64; 4] = std::array::from_fn(|_| self.draw(0) & gm);
+                            let r0 = self.draw(r, 0) & gm;
+                            let keys: [u64; 4] = std::array::from_fn(|_| self.draw(r, 0) & gm);
                             to_prev.put(select4(&keys, lo, hi), g);
                             *slot = [0, r0];
                             (from_next, from_prev) =
@@ -443,11 +456,11 @@ impl<T: Transport> Rep3<'_, T> {
                         }
                     }
                 }
-                // c·a = (c0 ^ c1 ^ c2)·(a0 + a1) + (c0 ^ c1 ^ c2)·a2. Term A: party 0
-                // knows a0 + a1 and c0 ^ c1, the choice c2 is known to parties 1 and 2,
+                // c·a = (c0 ^ c1 ^ c2)·(a0 + a1) + (c0 ^ c1 ^ c2)·a2. Term A: role 0
+                // knows a0 + a1 and c0 ^ c1, the choice c2 is known to roles 1 and 2,
                 // who each receive component 2 (components 0 and 1 come from k_0, k_1).
-                // Term B (a secret): party 1 knows a2 and c1 ^ c2, the choice c0 is known
-                // to parties 0 and 2, who each receive component 0 (components 1 and 2
+                // Term B (a secret): role 1 knows a2 and c1 ^ c2, the choice c0 is known
+                // to roles 0 and 2, who each receive component 0 (components 1 and 2
                 // come from k_1, k_2).
                 Gate::MulBit(c, a) => {
                     let (bits, x) = (operand(c), operand(a));
@@ -460,12 +473,12 @@ impl<T: Transport> Rep3<'_, T> {
                                 .wrapping_sub(masks[1])
                         })
                     };
-                    match party {
+                    match role {
                         0 => {
-                            let y0 = self.draw(0);
-                            let keys_next = [self.draw(0), self.draw(0)];
-                            let y1 = self.draw(1);
-                            let keys_prev = [self.draw(1), self.draw(1)];
+                            let y0 = self.draw(r, 0);
+                            let keys_next = [self.draw(r, 0), self.draw(r, 0)];
+                            let y1 = self.draw(r, 1);
+                            let keys_prev = [self.draw(r, 1), self.draw(r, 1)];
                             let m = answers(b_first ^ b_second, x[0].wrapping_add(x[1]), [y0, y1]);
                             for e in 0..2 {
                                 to_next.put(m[e].wrapping_add(keys_next[e]), 64);
@@ -475,24 +488,24 @@ impl<T: Transport> Rep3<'_, T> {
                             }
                             *slot = [y0, y1];
                             if term_b {
-                                let t1 = self.draw(1);
-                                let keys_b = [self.draw(1), self.draw(1)];
+                                let t1 = self.draw(r, 1);
+                                let keys_b = [self.draw(r, 1), self.draw(r, 1)];
                                 to_prev.put(keys_b[b_first as usize], 64);
                                 slot[1] = y1.wrapping_add(t1);
                                 (from_next, from_prev) = (from_next + 128, from_prev + 64);
                             }
                         }
                         1 => {
-                            let y1 = self.draw(1);
-                            let keys_a = [self.draw(1), self.draw(1)];
+                            let y1 = self.draw(r, 1);
+                            let keys_a = [self.draw(r, 1), self.draw(r, 1)];
                             to_next.put(keys_a[b_second as usize], 64);
                             *slot = [y1, 0];
                             (from_next, from_prev) = (from_next + 64, from_prev + 128);
                             if term_b {
-                                let t1 = self.draw(1);
-                                let keys_for_next = [self.draw(1), self.draw(1)];
-                                let t2 = self.draw(2);
-                                let keys_for_prev = [self.draw(2), self.draw(2)];
+                                let t1 = self.draw(r, 1);
+                                let keys_for_next = [self.draw(r, 1), self.draw(r, 1)];
+                                let t2 = self.draw(r, 2);
+                                let keys_for_prev = [self.draw(r, 2), self.draw(r, 2)];
                                 let n = answers(b_first ^ b_second, x[1], [t1, t2]);
                                 for e in 0..2 {
                                     to_prev.put(n[e].wrapping_add(keys_for_prev[e]), 64);
@@ -504,14 +517,14 @@ impl<T: Transport> Rep3<'_, T> {
                             }
                         }
                         _ => {
-                            let y0 = self.draw(0);
-                            let keys_a = [self.draw(0), self.draw(0)];
+                            let y0 = self.draw(r, 0);
+                            let keys_a = [self.draw(r, 0), self.draw(r, 0)];
                             to_prev.put(keys_a[b_first as usize], 64);
                             *slot = [0, y0];
                             (from_next, from_prev) = (from_next + 128, from_prev + 64);
                             if term_b {
-                                let t2 = self.draw(2);
-                                let keys_b = [self.draw(2), self.draw(2)];
+                                let t2 = self.draw(r, 2);
+                                let keys_b = [self.draw(r, 2), self.draw(r, 2)];
                                 to_next.put(keys_b[b_second as usize], 64);
                                 slot[0] = t2;
                                 (from_next, from_prev) = (from_next + 64, from_prev + 128);
@@ -539,7 +552,8 @@ impl<T: Transport> Rep3<'_, T> {
         let party = self.party;
         let operand = |w: WireId| held(party, registers[w.index()], kinds[w.index()]);
         for (gate, slot) in gates.iter().zip(out.iter_mut()) {
-            match (*gate, party) {
+            let (_, role) = roles(party, gate, kinds);
+            match (*gate, role) {
                 (Gate::PairAnd(a, w), 1) => {
                     let (masked_u, correction) = (from_prev.get(w), from_next.get(w));
                     slot[1] = ((operand(a)[1] & masked_u) ^ correction ^ slot[0]) & mask(w);
@@ -570,7 +584,7 @@ impl<T: Transport> Rep3<'_, T> {
                         let answers = [reader.get(64), reader.get(64)];
                         answers[choice].wrapping_sub(key)
                     };
-                    match party {
+                    match role {
                         0 if term_b => {
                             let key = from_prev.get(64);
                             let t0 = take(from_next, b_first, key);
@@ -662,6 +676,34 @@ fn held(party: u32, register: Share, kind: WireKind) -> Share {
         1 => [0, 0],
         _ => [0, register[0]],
     }
+}
+
+/// How far the roles of a gate that pairs components (`PairA2B`, `PairAnd`, `PairEq`,
+/// `MulBit`, and the `SplitA2B`/`SplitB2A` of the same operand) are rotated: by its
+/// secret operand's wire index, so that each party plays "party 0", which sends twice
+/// as much as the others, for a third of them and the traffic is balanced. Component
+/// `k` of the operand, as the gate names it, is then its component `k + r`, and the
+/// party that plays role `ρ` is party `ρ + r` (mod 3): the same pair of components and
+/// keys, named from another start. A public operand is not rotated, since it stands
+/// for `(c, 0, 0)`, which only role 0 may see as its own.
+fn rotation(a: WireId, kinds: &[WireKind]) -> u32 {
+    if kinds[a.index()].is_public() {
+        0
+    } else {
+        a.0 % PARTIES
+    }
+}
+
+/// The rotation of an interactive gate (0 for the gates that do not pair components)
+/// and the role `party` plays in it.
+fn roles(party: u32, gate: &Gate, kinds: &[WireKind]) -> (u32, u32) {
+    let r = match *gate {
+        Gate::PairA2B(a, _) | Gate::PairAnd(a, _) | Gate::PairEq(a, _) | Gate::MulBit(_, a) => {
+            rotation(a, kinds)
+        }
+        _ => 0,
+    };
+    (r, (party + PARTIES - r) % PARTIES)
 }
 
 /// Bit `i` of `words[2·hi_i + lo_i]` for every bit position `i`.
@@ -947,8 +989,9 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
             ],
             (Gate::MulBit(..), P(c), S(x)) if c & 1 == 1 => x,
             (Gate::MulBit(..), P(_), S(_)) => [0, 0],
-            (Gate::SplitA2B(_, k, w), S(x), _) => self.component(x, k, mask(w)),
-            (Gate::SplitB2A(_, k, w), S(x), _) => self.component(x, k, mask(w)),
+            (Gate::SplitA2B(a, k, w) | Gate::SplitB2A(a, k, w), S(x), _) => {
+                self.component(x, a, k, mask(w))
+            }
             // The executor computes all-public gates itself, and `check_program` keeps
             // every other gate out of the local sections.
             _ => [0, 0],
@@ -990,10 +1033,11 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         let mut to_prev = BitWriter::with_capacity(gates.len() * 64);
         let mut to_next = BitWriter::default();
         let (mut product_bits, mut open_bits) = (0usize, 0usize);
-        // Party 0 shares the sums of components 0 and 1 it alone knows (`PairA2B`): the
-        // third Boolean component, which both peers need, after everything else.
+        // The party in role 0 shares the sums of components 0 and 1 it alone knows
+        // (`PairA2B`): the third Boolean component, which both peers need, after
+        // everything else.
         let mut pair_shares: Vec<(u64, u8)> = Vec::new();
-        let mut pair_bits = 0usize;
+        let (mut pairs_from_next, mut pairs_from_prev) = (0usize, 0usize);
         let mut transfers = false;
         let fresh = gates
             .iter()
@@ -1034,19 +1078,24 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                 }
                 Gate::PairA2B(a, w) => {
                     let m = mask(w);
-                    pair_bits += usize::from(w);
                     // Components 0 and 1 of the Boolean sharing come from the streams of
-                    // k_0 (parties 0 and 2) and k_1 (parties 0 and 1).
+                    // k_0 (roles 0 and 2) and k_1 (roles 0 and 1).
                     let (mine, next) = streams.direct();
-                    *slot = match party {
+                    *slot = match roles(party, gate, kinds).1 {
                         0 => {
                             let x = registers[a.index()];
                             let (b0, b1) = (mine.next_u64() & m, next.next_u64() & m);
                             pair_shares.push(((x[0].wrapping_add(x[1]) & m) ^ b0 ^ b1, w));
                             [b0, b1]
                         }
-                        1 => [mine.next_u64() & m, 0],
-                        _ => [0, next.next_u64() & m],
+                        1 => {
+                            pairs_from_prev += usize::from(w);
+                            [mine.next_u64() & m, 0]
+                        }
+                        _ => {
+                            pairs_from_next += usize::from(w);
+                            [0, next.next_u64() & m]
+                        }
                     };
                 }
                 Gate::PairAnd(..) | Gate::PairEq(..) | Gate::MulBit(..) => transfers = true,
@@ -1062,17 +1111,6 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
             to_prev.put(value, w);
             to_next.put(value, w);
         }
-        // Party 0 is the next party of party 2 and the previous one of party 1.
-        let pairs_from_next = if next_of(self.party) == 0 {
-            pair_bits
-        } else {
-            0
-        };
-        let pairs_from_prev = if prev_of(self.party) == 0 {
-            pair_bits
-        } else {
-            0
-        };
         let (transfers_from_next, transfers_from_prev) = if transfers {
             self.send_transfers(gates, registers, kinds, out, &mut to_prev, &mut to_next)
         } else {
@@ -1092,15 +1130,14 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
             bytes: &from_prev,
             bit: 0,
         };
-        let mut pairs = match self.party {
-            1 => BitReader {
-                bytes: &from_prev,
-                bit: open_bits,
-            },
-            _ => BitReader {
-                bytes: &from_next,
-                bit: product_bits,
-            },
+        // Role 0 is the previous party of role 1 and the next one of role 2.
+        let mut pairs_prev = BitReader {
+            bytes: &from_prev,
+            bit: open_bits,
+        };
+        let mut pairs_next = BitReader {
+            bytes: &from_next,
+            bit: product_bits,
         };
         for (gate, slot) in gates.iter().zip(out.iter_mut()) {
             match *gate {
@@ -1114,9 +1151,9 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                     };
                     *slot = Self::hold_public(value);
                 }
-                Gate::PairA2B(_, w) => match self.party {
-                    1 => slot[1] = pairs.get(w),
-                    2 => slot[0] = pairs.get(w),
+                Gate::PairA2B(_, w) => match roles(self.party, gate, kinds).1 {
+                    1 => slot[1] = pairs_prev.get(w),
+                    2 => slot[0] = pairs_next.get(w),
                     _ => {}
                 },
                 Gate::And(_, _, w) => slot[1] = products.get(w),

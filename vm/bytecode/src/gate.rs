@@ -122,7 +122,9 @@ pub enum Gate {
     /// Share component `k` (0..3) of an arithmetic value, low `w` bits, as a Boolean
     /// sharing. With three-party replicated sharing every component is known to two
     /// parties, so this is local; conversions to Boolean are built from it. In the clear
-    /// a value is its component 0 and the others are zero.
+    /// a value is its component 0 and the others are zero. Which component is "0" is the
+    /// protocol's choice, and may differ from one operand to the next, but the split,
+    /// pair and transfer gates of one operand wire always agree on it.
     SplitA2B(WireId, u8, u8),
     /// Share component `k` (0..3) of a Boolean word, low `w` bits, as an arithmetic
     /// sharing of its unsigned value; local for the same reason. The mask matters:

@@ -4,9 +4,11 @@
 //! 127.0.0.1, five times over plain TCP and five times over TLS (keys from `mpcvm
 //! keygen` in a temporary folder). Printed per case: the median online time (from the
 //! first round after input sharing to the last opened output; the slowest party of each
-//! run counts) over plain TCP and over TLS, bytes sent per party in the online phase,
-//! rounds, and the figure of MP-SPDZ's `replicated-ring-party.x` measured on the same
-//! kind of machine. `MPC_BENCH_RUNS` changes the number of runs; `MPC_BENCH_ONLY`
+//! run counts) over plain TCP and over TLS, the most bytes a party sent in the rounds
+//! (the online phase without opening the outputs) next to the nonlinear gates × share
+//! size (an AND bit is one bit, a product or conversion one 64-bit word), the bytes a
+//! party sent opening the outputs, rounds, and the figure of MP-SPDZ's
+//! `replicated-ring-party.x` measured on the same kind of machine. `MPC_BENCH_RUNS` changes the number of runs; `MPC_BENCH_ONLY`
 //! picks one case by a word of its name; `MPC_BENCH_TLS=0` skips the TLS runs.
 
 use std::path::{Path, PathBuf};
@@ -155,9 +157,20 @@ fn keygen(dir: &Path) -> PathBuf {
     certs
 }
 
-/// One run: (online seconds of the slowest party, bytes sent by each party, rounds).
-/// With `certs` (the folder `keygen` wrote), over TLS.
-fn run_once(dir: &Path, program: &Path, certs: Option<&Path>) -> (f64, [u64; 3], u64) {
+/// What one run measured.
+#[derive(Clone, Copy)]
+struct Measured {
+    /// Online seconds of the slowest party.
+    online_s: f64,
+    /// The most bytes a party sent in the rounds.
+    round_bytes: u64,
+    /// The most bytes a party sent opening the outputs.
+    output_bytes: u64,
+    rounds: u64,
+}
+
+/// One run, over TLS with `certs` (the folder `keygen` wrote).
+fn run_once(dir: &Path, program: &Path, certs: Option<&Path>) -> Measured {
     let ports = free_ports();
     let config = dir.join("parties.toml");
     let parties: String = ports
@@ -199,18 +212,28 @@ fn run_once(dir: &Path, program: &Path, certs: Option<&Path>) -> (f64, [u64; 3],
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let mut online: f64 = 0.0;
-    let mut bytes = [0u64; 3];
-    let mut rounds = 0;
-    for (p, sent) in bytes.iter_mut().enumerate() {
+    let mut m = Measured {
+        online_s: 0.0,
+        round_bytes: 0,
+        output_bytes: 0,
+        rounds: 0,
+    };
+    for p in 0..3 {
         let text =
             std::fs::read_to_string(dir.join(format!("stats{p}.json"))).expect("stats written");
         let stats: serde_json::Value = serde_json::from_str(&text).expect("stats are JSON");
-        online = online.max(stats["online_s"].as_f64().unwrap_or(f64::NAN));
-        *sent = stats["online_bytes_sent"].as_u64().unwrap_or(0);
-        rounds = stats["rounds"].as_u64().unwrap_or(0);
+        let figure = |key: &str| stats[key].as_u64().unwrap_or(0);
+        m.online_s = m
+            .online_s
+            .max(stats["online_s"].as_f64().unwrap_or(f64::NAN));
+        let output = figure("output_bytes_sent");
+        m.round_bytes = m
+            .round_bytes
+            .max(figure("online_bytes_sent").saturating_sub(output));
+        m.output_bytes = m.output_bytes.max(output);
+        m.rounds = figure("rounds");
     }
-    (online, bytes, rounds)
+    m
 }
 
 fn main() {
@@ -223,8 +246,16 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let certs = (std::env::var("MPC_BENCH_TLS").as_deref() != Ok("0")).then(|| keygen(&dir));
     println!(
-        "{:<42} {:>10} {:>10} {:>14} {:>8} {:>12} {:>10}",
-        "case", "online s", "TLS s", "online B/party", "rounds", "nonlinear", "MP-SPDZ s"
+        "{:<42} {:>9} {:>9} {:>13} {:>13} {:>6} {:>12} {:>7} {:>10}",
+        "case",
+        "online s",
+        "TLS s",
+        "round B/party",
+        "nonlinear B",
+        "ratio",
+        "output B",
+        "rounds",
+        "MP-SPDZ s"
     );
     for case in cases() {
         if only.as_deref().is_some_and(|w| !case.name.contains(w)) {
@@ -241,20 +272,22 @@ fn main() {
         }
         std::fs::write(dir.join("in2.json"), "[]").expect("inputs written");
         let median = |certs: Option<&Path>| {
-            let mut results: Vec<(f64, [u64; 3], u64)> =
+            let mut results: Vec<Measured> =
                 (0..runs).map(|_| run_once(&dir, &program, certs)).collect();
-            results.sort_by(|a, b| a.0.total_cmp(&b.0));
+            results.sort_by(|a, b| a.online_s.total_cmp(&b.online_s));
             results[runs / 2]
         };
-        let (online, bytes, rounds) = median(None);
-        let tls = certs
-            .as_deref()
-            .map_or("-".to_string(), |c| format!("{:.4}", median(Some(c)).0));
-        let per_party = bytes.iter().max().copied().unwrap_or(0);
-        let nonlinear = compiled.stats().nonlinear;
+        let m = median(None);
+        let tls = certs.as_deref().map_or("-".to_string(), |c| {
+            format!("{:.4}", median(Some(c)).online_s)
+        });
+        let stats = compiled.stats();
+        let nonlinear_bits = stats.and_gates + (stats.nonlinear - stats.and_gates) * 64;
+        let nonlinear_bytes = nonlinear_bits.div_ceil(8);
+        let ratio = m.round_bytes as f64 / nonlinear_bytes.max(1) as f64;
         println!(
-            "{:<42} {online:>10.4} {tls:>10} {per_party:>14} {rounds:>8} {nonlinear:>12} {:>10}",
-            case.name, case.mp_spdz_s
+            "{:<42} {:>9.4} {tls:>9} {:>13} {nonlinear_bytes:>13} {ratio:>6.3} {:>12} {:>7} {:>10}",
+            case.name, m.online_s, m.round_bytes, m.output_bytes, m.rounds, case.mp_spdz_s
         );
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -642,6 +642,9 @@ pub struct RunStats {
     pub online_bytes_sent: u64,
     /// Bytes this party received in the online phase.
     pub online_bytes_received: u64,
+    /// Of `online_bytes_sent`, the bytes sent opening the outputs (the rest is the
+    /// rounds' interactive gates).
+    pub output_bytes_sent: u64,
 }
 
 /// Runs `program` as party `transport.party()` with the protocol `kind`, talking to the
@@ -676,6 +679,7 @@ pub fn run_party_reporting<T: Transport>(
             let raw = execute_timed(program, &mut protocol, my_inputs, &mut stats, on_round)?;
             stats.rounds = protocol.exchanges();
             (stats.online_bytes_sent, stats.online_bytes_received) = protocol.online_bytes();
+            stats.output_bytes_sent = protocol.output_bytes_sent();
             Ok((raw, stats))
         }
     }

@@ -64,6 +64,8 @@ pub struct Rep3<'t, T: Transport> {
     exchanges: u64,
     /// Bytes sent and received by rounds and output openings (not input sharing).
     online_bytes: (u64, u64),
+    /// Bytes sent opening the outputs (part of `online_bytes.0`).
+    output_bytes_sent: u64,
 }
 
 fn next_of(i: u32) -> usize {
@@ -174,6 +176,7 @@ impl<'t, T: Transport> Rep3<'t, T> {
             next: Keystream::new(&next_key),
             exchanges: 1,
             online_bytes: (0, 0),
+            output_bytes_sent: 0,
         })
     }
 
@@ -185,6 +188,11 @@ impl<'t, T: Transport> Rep3<'t, T> {
     /// Bytes sent and received after input sharing.
     pub fn online_bytes(&self) -> (u64, u64) {
         self.online_bytes
+    }
+
+    /// Bytes sent opening the outputs, the last exchange of the online phase.
+    pub fn output_bytes_sent(&self) -> u64 {
+        self.output_bytes_sent
     }
 
     /// Sends `to_prev` to the previous party and `to_next` to the next one; returns what
@@ -1196,6 +1204,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
             .flat_map(|o| &o.bits)
             .map(|&bits| usize::from(bits))
             .sum();
+        self.output_bytes_sent = to_next.bytes.len() as u64;
         let (_, from_prev) = self.exchange(BitWriter::default(), to_next, 0, expected)?;
         let mut reader = BitReader {
             bytes: &from_prev,

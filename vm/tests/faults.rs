@@ -3,7 +3,8 @@
 //! sends garbage frames, sends a wrongly sized message or stalls. Every surviving
 //! party must exit with status 4 within the timeout plus a few seconds, name the party
 //! and the phase or round on standard error, and print nothing on standard output.
-//! The baseline: the same parties over TLS with keys from `mpcvm keygen` succeed.
+//! The baseline: the same parties over TLS with keys from `mpcvm keygen` succeed, and
+//! their `--stats-json` figures agree with each other and with the program.
 
 use std::io::Read as _;
 use std::net::{TcpListener, TcpStream};
@@ -65,7 +66,8 @@ fn write_config(dir: &Path, ports: [u16; 3]) -> PathBuf {
     path
 }
 
-/// Starts `mpcvm run` for party `party`, with its inputs `input` (a JSON list).
+/// Starts `mpcvm run` for party `party`, with its inputs `input` (a JSON list); its
+/// figures go to `dir/statsI.json`.
 fn spawn(dir: &Path, program: &Path, config: &Path, party: u32, input: &str) -> Child {
     let input_path = dir.join(format!("in{party}.json"));
     std::fs::write(&input_path, input).unwrap();
@@ -76,6 +78,8 @@ fn spawn(dir: &Path, program: &Path, config: &Path, party: u32, input: &str) -> 
         .arg(config)
         .arg("--input")
         .arg(&input_path)
+        .arg("--stats-json")
+        .arg(dir.join(format!("stats{party}.json")))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -463,5 +467,53 @@ fn three_parties_over_tls_with_keygen_keys_compute_without_warnings() {
         assert_eq!(ended.stdout, "out0 = 40406\n", "{ended:?}");
         assert_eq!(ended.stderr, "", "{ended:?}");
     }
+    check_stats(&dir);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The `--stats-json` files of a run of `chain(3)` whose output every party learns.
+fn check_stats(dir: &Path) {
+    let stats: Vec<serde_json::Value> = (0..3)
+        .map(|p| {
+            let text = std::fs::read_to_string(dir.join(format!("stats{p}.json"))).unwrap();
+            serde_json::from_str(&text).unwrap()
+        })
+        .collect();
+    for (p, s) in stats.iter().enumerate() {
+        for key in ["connect_s", "input_s", "online_s", "output_s"] {
+            assert!(
+                s[key].as_f64().is_some_and(|t| t >= 0.0),
+                "party {p}: {key} in {s}"
+            );
+        }
+        assert!(
+            s["output_s"].as_f64() <= s["online_s"].as_f64(),
+            "party {p}: {s}"
+        );
+        // Start-up keys, inputs, the synchronizing exchange, 3 products, the opening.
+        assert_eq!(s["rounds"], 7, "party {p}: {s}");
+        // Three 8-byte products and this party's 8-byte component for the opening.
+        assert_eq!(s["online_bytes_sent"], 32, "party {p}: {s}");
+        assert_eq!(s["output_bytes_sent"], 8, "party {p}: {s}");
+        let peers = s["peers"].as_array().unwrap();
+        assert_eq!(peers.len(), 2, "party {p}: {s}");
+        let sent: u64 = peers
+            .iter()
+            .map(|q| q["bytes_sent"].as_u64().unwrap())
+            .sum();
+        assert_eq!(s["bytes_sent"].as_u64(), Some(sent), "party {p}: {s}");
+        for peer in peers {
+            let q = peer["party"].as_u64().unwrap() as usize;
+            let back = stats[q]["peers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["party"] == p)
+                .unwrap();
+            assert_eq!(
+                peer["bytes_sent"], back["bytes_received"],
+                "what {p} sent {q} is what {q} received from {p}"
+            );
+        }
+    }
 }

@@ -284,6 +284,11 @@ impl Report {
             "  online    sent {:>14} B, received {:>14} B (after input sharing)",
             self.run.online_bytes_sent, self.run.online_bytes_received
         );
+        let _ = writeln!(
+            s,
+            "  outputs   sent {:>14} B (part of online)",
+            self.run.output_bytes_sent
+        );
         s
     }
 
@@ -314,6 +319,7 @@ impl Report {
             "bytes_received": total.bytes_received,
             "online_bytes_sent": self.run.online_bytes_sent,
             "online_bytes_received": self.run.online_bytes_received,
+            "output_bytes_sent": self.run.output_bytes_sent,
             "peers": peers,
         })
     }

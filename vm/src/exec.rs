@@ -21,7 +21,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use mpc_bytecode::{Gate, InputSlot, Program, WireKind};
+use mpc_bytecode::{Gate, InputSlot, Program, WireId, WireKind};
 use rayon::prelude::*;
 
 use crate::io::render_output;
@@ -113,18 +113,14 @@ pub enum Operand<S> {
 
 /// The secret elements of one output, to be opened to the parties that learn it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OutputOpening<'a, S> {
+pub struct OutputOpening<'a> {
     /// The parties that learn the output; empty means every party.
     pub to: &'a [u32],
-    /// This party's shares of the output's secret elements, in storage order (public
-    /// elements are left out: the executor fills them in).
-    pub shares: Vec<S>,
-    /// The domain of each share (arithmetic or Boolean), parallel to `shares`.
-    pub kinds: Vec<WireKind>,
-    /// The bits of each value that matter (its type's width), parallel to `shares`: an
-    /// n-bit result is its value's low n bits, in either domain, so a protocol need
-    /// open no more.
-    pub bits: Vec<u8>,
+    /// The output's secret elements in storage order (public elements are left out: the
+    /// executor fills them in), each as its wire and the bits of its value that matter
+    /// (its type's width): an n-bit result is its value's low n bits, in either domain,
+    /// so a protocol need open no more.
+    pub secrets: Vec<(WireId, u8)>,
 }
 
 /// For each output in program order, its raw values if this party learns it.
@@ -215,11 +211,13 @@ pub trait Protocol {
     ) -> Result<(), VmError>;
 
     /// Opens the outputs after the last round, each to the parties it names, in one
-    /// exchange. Returns, per opening, the values of its secret elements if this party
-    /// learns them.
+    /// exchange; `registers` holds every wire, whose domains `kinds` gives. Returns, per
+    /// opening, the values of its secret elements if this party learns them.
     fn open_outputs(
         &mut self,
-        openings: &[OutputOpening<'_, Self::Share>],
+        openings: &[OutputOpening<'_>],
+        registers: &[Self::Share],
+        kinds: &[WireKind],
     ) -> Result<RawOutputs, VmError>;
 }
 
@@ -322,29 +320,24 @@ pub fn execute_timed<P: Protocol>(
     let openings: Vec<_> = outputs
         .iter()
         .map(|out| {
-            let secret: Vec<_> = out
-                .wires
-                .iter()
-                .filter(|w| !kinds[w.index()].is_public())
-                .collect();
-            let mut widths = Vec::with_capacity(out.wires.len());
-            out.ty.for_each_scalar(&mut |s| widths.push(s.bits()));
+            // `Program::validate` checked that the type has one scalar per wire.
+            let mut secrets = Vec::with_capacity(out.wires.len());
+            let mut wires = out.wires.iter();
+            out.ty.for_each_scalar(&mut |scalar| {
+                if let Some(&w) = wires.next() {
+                    if !kinds[w.index()].is_public() {
+                        secrets.push((w, scalar.bits()));
+                    }
+                }
+            });
             OutputOpening {
                 to: &out.to,
-                shares: secret.iter().map(|w| registers[w.index()]).collect(),
-                kinds: secret.iter().map(|w| kinds[w.index()]).collect(),
-                bits: out
-                    .wires
-                    .iter()
-                    .zip(widths)
-                    .filter(|(w, _)| !kinds[w.index()].is_public())
-                    .map(|(_, bits)| bits)
-                    .collect(),
+                secrets,
             }
         })
         .collect();
     let opened = protocol
-        .open_outputs(&openings)
+        .open_outputs(&openings, &registers, &kinds)
         .map_err(during("output opening"))?;
     stats.output_s = opening.elapsed().as_secs_f64();
     stats.online_s = online.elapsed().as_secs_f64();
@@ -429,7 +422,7 @@ fn local_gate<P: Protocol>(
     registers: &[P::Share],
     kinds: &[WireKind],
 ) -> P::Share {
-    let load = |w: mpc_bytecode::WireId| {
+    let load = |w: WireId| {
         let r = registers[w.index()];
         if kinds[w.index()].is_public() {
             Operand::Public(P::held_public(r))
@@ -543,8 +536,23 @@ impl Protocol for ClearProtocol {
     }
 
     /// The observer learns every output.
-    fn open_outputs(&mut self, openings: &[OutputOpening<'_, u64>]) -> Result<RawOutputs, VmError> {
-        Ok(openings.iter().map(|o| Some(o.shares.clone())).collect())
+    fn open_outputs(
+        &mut self,
+        openings: &[OutputOpening<'_>],
+        registers: &[u64],
+        _kinds: &[WireKind],
+    ) -> Result<RawOutputs, VmError> {
+        Ok(openings
+            .iter()
+            .map(|o| {
+                Some(
+                    o.secrets
+                        .iter()
+                        .map(|(w, _)| registers[w.index()])
+                        .collect(),
+                )
+            })
+            .collect())
     }
 }
 
@@ -1273,16 +1281,21 @@ mod tests {
 
         fn open_outputs(
             &mut self,
-            openings: &[OutputOpening<'_, u64>],
+            openings: &[OutputOpening<'_>],
+            registers: &[u64],
+            kinds: &[WireKind],
         ) -> Result<RawOutputs, VmError> {
             self.opened = openings
                 .iter()
-                .map(|o| (o.to.to_vec(), o.shares.len()))
+                .map(|o| (o.to.to_vec(), o.secrets.len()))
                 .collect();
+            let mut values =
+                ClearProtocol::omniscient(vec![]).open_outputs(openings, registers, kinds)?;
             Ok(openings
                 .iter()
-                .map(|o| {
-                    let mut values = o.shares.clone();
+                .zip(&mut values)
+                .map(|(o, values)| {
+                    let mut values = values.take().unwrap_or_default();
                     if self.drop_an_opened_value {
                         values.pop();
                     }

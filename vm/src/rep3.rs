@@ -1185,25 +1185,30 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
 
     fn open_outputs(
         &mut self,
-        openings: &[OutputOpening<'_, Share>],
+        openings: &[OutputOpening<'_>],
+        registers: &[Share],
+        kinds: &[WireKind],
     ) -> Result<RawOutputs, VmError> {
         let (me, next) = (self.party, next_of(self.party) as u32);
-        let learns = |o: &OutputOpening<'_, Share>, p: u32| o.to.is_empty() || o.to.contains(&p);
+        let learns = |o: &OutputOpening<'_>, p: u32| o.to.is_empty() || o.to.contains(&p);
+        let bits_for = |p: u32| -> usize {
+            openings
+                .iter()
+                .filter(|o| learns(o, p))
+                .flat_map(|o| &o.secrets)
+                .map(|&(_, bits)| usize::from(bits))
+                .sum()
+        };
         // Party p misses component p-1, which party p-1 holds first.
-        let mut to_next = BitWriter::default();
-        for (share, &bits) in openings
+        let mut to_next = BitWriter::with_capacity(bits_for(next));
+        for &(w, bits) in openings
             .iter()
             .filter(|o| learns(o, next))
-            .flat_map(|o| o.shares.iter().zip(&o.bits))
+            .flat_map(|o| &o.secrets)
         {
-            to_next.put(share[0], bits);
+            to_next.put(registers[w.index()][0], bits);
         }
-        let expected: usize = openings
-            .iter()
-            .filter(|o| learns(o, me))
-            .flat_map(|o| &o.bits)
-            .map(|&bits| usize::from(bits))
-            .sum();
+        let expected = bits_for(me);
         self.output_bytes_sent = to_next.bytes.len() as u64;
         let (_, from_prev) = self.exchange(BitWriter::default(), to_next, 0, expected)?;
         let mut reader = BitReader {
@@ -1215,13 +1220,11 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
             .iter()
             .map(|o| {
                 learns(o, me).then(|| {
-                    o.shares
+                    o.secrets
                         .iter()
-                        .zip(&o.kinds)
-                        .zip(&o.bits)
-                        .map(|((s, kind), &bits)| {
-                            let m = reader.get(bits);
-                            let value = if *kind == WireKind::Bool {
+                        .map(|&(w, bits)| {
+                            let (s, m) = (registers[w.index()], reader.get(bits));
+                            let value = if kinds[w.index()] == WireKind::Bool {
                                 s[0] ^ s[1] ^ m
                             } else {
                                 s[0].wrapping_add(s[1]).wrapping_add(m)

@@ -251,7 +251,7 @@ impl<'t, T: Transport> Rep3<'t, T> {
     /// positions of the other components. Component `k` of a secret wire is its
     /// component `k` rotated by [`rotation`], as the gates that pair components see it.
     fn component(&self, s: Share, a: WireId, k: u8, m: u64) -> Share {
-        let k = (u32::from(k) + a.0 % PARTIES) % PARTIES;
+        let k = (u32::from(k) + secret_rotation(a)) % PARTIES;
         [
             if self.party == k { s[0] & m } else { 0 },
             if (self.party + 1) % PARTIES == k {
@@ -698,8 +698,13 @@ fn rotation(a: WireId, kinds: &[WireKind]) -> u32 {
     if kinds[a.index()].is_public() {
         0
     } else {
-        a.0 % PARTIES
+        secret_rotation(a)
     }
+}
+
+/// [`rotation`] of a secret operand.
+fn secret_rotation(a: WireId) -> u32 {
+    a.0 % PARTIES
 }
 
 /// The rotation of an interactive gate (0 for the gates that do not pair components)

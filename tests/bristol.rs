@@ -322,7 +322,7 @@ fn shared_circuits_give_their_known_answers() {
 /// descriptor's elements in storage order, each least significant bit first.
 fn exported_inputs(compiled: &Compiled, inputs: &Value) -> Vec<Vec<bool>> {
     let program = &compiled.program;
-    let raw = mpc_vm::parse_all_inputs(program, 3, inputs).expect("inputs fit the program");
+    let raw = mpc_vm::parse_all_inputs(&program.header, 3, inputs).expect("inputs fit the program");
     let mut next = vec![0usize; raw.len()];
     program
         .header
@@ -343,7 +343,7 @@ fn exported_inputs(compiled: &Compiled, inputs: &Value) -> Vec<Vec<bool>> {
 
 /// The program's outputs, by its own circuit evaluator, as Bristol output values.
 fn expected_outputs(compiled: &Compiled, inputs: &Value) -> Value {
-    let raw = mpc_vm::parse_all_inputs(&compiled.program, 3, inputs).expect("inputs fit");
+    let raw = mpc_vm::parse_all_inputs(&compiled.program.header, 3, inputs).expect("inputs fit");
     let values = mpc_compiler::interp::outputs(&compiled.circuit, &raw).expect("evaluates");
     let mut map = serde_json::Map::new();
     for (k, (desc, vals)) in compiled.circuit.outputs.iter().zip(values).enumerate() {

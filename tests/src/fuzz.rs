@@ -74,6 +74,13 @@ fn load_and_run(bytes: &[u8]) {
         let decoded = Program::decode(&again).expect("a loaded program re-encodes");
         assert_eq!(decoded, program);
     }
+    // Read again through its index (as `mpcvm run --stream` does), the same rounds.
+    let mut reader = mpc_bytecode::RoundReader::new(bytes).expect("it decoded whole");
+    reader.keep_index();
+    let checked = reader.finish().expect("it decoded whole");
+    let index = checked.index.expect("the index was kept");
+    let again: Result<Vec<_>, _> = index.rounds(bytes).collect();
+    assert_eq!(again.expect("the same bytes read again"), program.rounds);
     run_with_zero_inputs(&program);
 }
 
@@ -103,7 +110,7 @@ fn run_with_zero_inputs(program: &Program) {
     let _ = simulate(program, ProtocolKind::Clear, parties, &inputs);
     if parties <= 3
         && program.header.num_wires <= RUN_REP3_LIMIT_GATES
-        && mpc_vm::rep3::check_program(program).is_ok()
+        && ProtocolKind::Rep3.check_program(program).is_ok()
     {
         let _ = simulate(program, ProtocolKind::Rep3, 3, &zero_inputs(program, 3));
     }

@@ -43,8 +43,8 @@ pub fn run(
     parties: u32,
     protocol: ProtocolKind,
 ) -> Result<Value, String> {
-    let raw =
-        io::parse_all_inputs(&compiled.program, parties, inputs).map_err(|e| e.to_string())?;
+    let raw = io::parse_all_inputs(&compiled.program.header, parties, inputs)
+        .map_err(|e| e.to_string())?;
     let outputs =
         mpc_vm::simulate(&compiled.program, protocol, parties, &raw).map_err(|e| e.to_string())?;
     let mut all = serde_json::Map::new();
@@ -57,8 +57,8 @@ pub fn run(
 /// Evaluates the circuit (before scheduling) with the compiler's own clear evaluator and
 /// renders each output, in program order.
 pub fn interpret(compiled: &Compiled, inputs: &Value, parties: u32) -> Result<Vec<Value>, String> {
-    let raw =
-        io::parse_all_inputs(&compiled.program, parties, inputs).map_err(|e| e.to_string())?;
+    let raw = io::parse_all_inputs(&compiled.program.header, parties, inputs)
+        .map_err(|e| e.to_string())?;
     let values = mpc_compiler::interp::outputs(&compiled.circuit, &raw)?;
     Ok(compiled
         .circuit

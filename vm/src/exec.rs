@@ -18,14 +18,16 @@
 //! interactive batch only reads wires from before it, so a protocol may spread it over
 //! threads (the clear protocol does above [`PARALLEL_BATCH`] gates).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
-use mpc_bytecode::{Gate, InputSlot, Program, WireId, WireKind};
+use mpc_bytecode::{Gate, Header, InputSlot, Outline, Program, Round, WireId, WireKind};
 use rayon::prelude::*;
 
 use crate::io::render_output;
 use crate::runs::{find_runs, Run};
+use crate::stream::StreamedProgram;
 
 /// Why a run failed. Every message is one line.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -84,6 +86,22 @@ pub enum VmError {
     /// TLS cannot be set up: a certificate or key that cannot be read or used.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The protocol cannot compute something the program asks for.
+    #[error("protocol {protocol} cannot run this program: {reason}")]
+    Unsupported {
+        /// The protocol's name.
+        protocol: &'static str,
+        /// What it cannot compute.
+        reason: String,
+    },
+    /// A streamed bytecode file could not be read again as it was first read.
+    #[error("`{path}` changed or became unreadable while it ran: {reason}")]
+    Reread {
+        /// The file.
+        path: String,
+        /// What differs, or why it cannot be read.
+        reason: String,
+    },
     /// A protocol broke its contract with the executor (a bug, not a user error).
     #[error("internal error in protocol `{protocol}`: {reason}")]
     Protocol {
@@ -264,20 +282,72 @@ pub fn execute_timed<P: Protocol>(
     stats: &mut RunStats,
     on_round: &mut dyn FnMut(usize),
 ) -> Result<RawOutputs, VmError> {
-    let kinds = program.wire_kinds();
-    let layout = program.input_layout();
-    // Per round: its first wire, and the runs of its local section.
+    let outline = program.outline();
+    // Every round's runs are found before the clock starts.
     let mut first_wire = 0;
-    let runs: Vec<(usize, Vec<Run>)> = program
+    let rounds: Vec<ReadyRound> = program
         .rounds
         .iter()
         .map(|round| {
-            let runs = find_runs(&round.local, first_wire, &kinds);
-            let first = first_wire;
+            let ready = ReadyRound::new(Cow::Borrowed(round), first_wire, &outline.kinds);
             first_wire += round.local.len() + round.interactive.len();
-            (first, runs)
+            ready
         })
         .collect();
+    let rounds = rounds.into_iter().map(Ok);
+    execute_rounds(
+        &program.header,
+        &outline,
+        rounds,
+        protocol,
+        my_inputs,
+        stats,
+        on_round,
+    )
+}
+
+/// One round of a program, ready to run: its gates, the wire its first gate computes,
+/// and the runs of its local section.
+#[derive(Clone, Debug)]
+pub struct ReadyRound<'a> {
+    /// The gates.
+    pub round: Cow<'a, Round>,
+    /// The wire of the first local gate.
+    pub first_wire: usize,
+    /// The runs of the local section.
+    pub runs: Vec<Run>,
+}
+
+impl<'a> ReadyRound<'a> {
+    /// Prepares `round`, whose first gate computes `first_wire`, of a program whose wires
+    /// are of `kinds`.
+    pub fn new(round: Cow<'a, Round>, first_wire: usize, kinds: &[WireKind]) -> Self {
+        let runs = find_runs(&round.local, first_wire, kinds);
+        ReadyRound {
+            round,
+            first_wire,
+            runs,
+        }
+    }
+}
+
+/// Runs the program of `header` and `outline` whose rounds `rounds` yields in order (as
+/// [`execute_timed`] does for a whole program). A round that cannot be had ends the run
+/// with its error; after the last round, `rounds` must end.
+///
+/// The rounds must be those of a valid program with exactly this outline: wires are
+/// indexed without further checks.
+pub fn execute_rounds<'a, P: Protocol>(
+    header: &Header,
+    outline: &Outline,
+    mut rounds: impl Iterator<Item = Result<ReadyRound<'a>, VmError>>,
+    protocol: &mut P,
+    my_inputs: &[u64],
+    stats: &mut RunStats,
+    on_round: &mut dyn FnMut(usize),
+) -> Result<RawOutputs, VmError> {
+    let kinds = &outline.kinds;
+    let layout = &outline.layout;
     // One register per wire, every page touched before the clock starts: faulting fresh
     // memory in while computing costs more than the arithmetic of a large round.
     // (`vec![x; n]` would only reserve zeroed pages; `resize` writes them.)
@@ -285,38 +355,69 @@ pub fn execute_timed<P: Protocol>(
     registers.resize(kinds.len(), P::Share::default());
     let started = std::time::Instant::now();
     let inputs = protocol
-        .share_inputs(&layout, my_inputs)
+        .share_inputs(layout, my_inputs)
         .map_err(during("input sharing"))?;
     let shaped =
-        inputs.len() == layout.len() && inputs.iter().zip(&layout).all(|(i, l)| i.len() == l.len());
+        inputs.len() == layout.len() && inputs.iter().zip(layout).all(|(i, l)| i.len() == l.len());
     if !shaped {
         return Err(protocol_bug(
             protocol,
             "shared inputs do not match the input layout",
         ));
     }
-    place_inputs(program, &runs, &inputs, &mut registers);
-    drop(inputs);
+    // Each round's inputs go in place before it runs, the first round's before the clock
+    // starts; the shares are kept no longer than the last round that reads them.
+    let mut inputs = Some(inputs);
+    let mut next = rounds.next().transpose()?;
+    let total = header.num_rounds as usize;
+    let mut place = |index: usize, ready: &ReadyRound, registers: &mut [P::Share]| {
+        if let Some(shares) = &inputs {
+            place_inputs(ready, shares, registers);
+        }
+        if outline.last_input_round.is_none_or(|last| index >= last) {
+            inputs = None;
+        }
+    };
+    if let Some(first) = &next {
+        place(0, first, &mut registers);
+    }
     protocol.synchronize().map_err(during("input sharing"))?;
     stats.input_s = started.elapsed().as_secs_f64();
     let online = std::time::Instant::now();
 
-    let rounds = program.rounds.len();
-    for (index, (round, (first, runs))) in program.rounds.iter().zip(&runs).enumerate() {
-        protocol.local_section(&round.local, runs, &kinds, &mut registers, *first);
+    for index in 0..total {
+        let ready = next.take().ok_or_else(|| {
+            protocol_bug(
+                protocol,
+                &format!("the program's rounds ended after {index} of {total}"),
+            )
+        })?;
+        if index > 0 {
+            place(index, &ready, &mut registers);
+        }
+        let (round, first) = (&*ready.round, ready.first_wire);
+        protocol.local_section(&round.local, &ready.runs, kinds, &mut registers, first);
         let wire = first + round.local.len();
         if !round.interactive.is_empty() {
             let (before, rest) = registers.split_at_mut(wire);
             let batch = &mut rest[..round.interactive.len()];
             protocol
-                .interactive(&round.interactive, before, &kinds, batch)
-                .map_err(|e| during(&format!("round {} of {rounds}", index + 1))(e))?;
+                .interactive(&round.interactive, before, kinds, batch)
+                .map_err(|e| during(&format!("round {} of {total}", index + 1))(e))?;
         }
+        drop(ready);
         on_round(index + 1);
+        next = rounds.next().transpose()?;
+    }
+    if next.is_some() {
+        return Err(protocol_bug(
+            protocol,
+            "the program has more rounds than it says",
+        ));
     }
 
     let opening = std::time::Instant::now();
-    let outputs = &program.header.outputs;
+    let outputs = &header.outputs;
     let openings: Vec<_> = outputs
         .iter()
         .map(|out| {
@@ -337,7 +438,7 @@ pub fn execute_timed<P: Protocol>(
         })
         .collect();
     let opened = protocol
-        .open_outputs(&openings, &registers, &kinds)
+        .open_outputs(&openings, &registers, kinds)
         .map_err(during("output opening"))?;
     stats.output_s = opening.elapsed().as_secs_f64();
     stats.online_s = online.elapsed().as_secs_f64();
@@ -372,33 +473,25 @@ pub fn execute_timed<P: Protocol>(
         .collect()
 }
 
-/// Puts the shared `inputs` in the registers of the input gates, before the first
-/// round, so that computing starts with them in place. `runs` is, per round, its first
-/// wire and the runs of its local section.
-fn place_inputs<S: Copy>(
-    program: &Program,
-    runs: &[(usize, Vec<Run>)],
-    inputs: &[Vec<S>],
-    registers: &mut [S],
-) {
-    for (round, (first, runs)) in program.rounds.iter().zip(runs) {
-        for run in runs {
-            let at = first + run.start;
-            if let Gate::Input { party, index, .. } | Gate::PublicInput { party, index } =
-                round.local[run.start]
-            {
-                // A run of inputs reads consecutive elements of one party's inputs;
-                // `Program::validate` checked that they exist.
-                let index = index as usize;
-                registers[at..at + run.len]
-                    .copy_from_slice(&inputs[party as usize][index..index + run.len]);
-            }
+/// Puts the shared `inputs` in the registers of the input gates of `ready`, before it
+/// runs.
+fn place_inputs<S: Copy>(ready: &ReadyRound, inputs: &[Vec<S>], registers: &mut [S]) {
+    for run in &ready.runs {
+        let at = ready.first_wire + run.start;
+        if let Gate::Input { party, index, .. } | Gate::PublicInput { party, index } =
+            ready.round.local[run.start]
+        {
+            // A run of inputs reads consecutive elements of one party's inputs;
+            // `Program::validate` checked that they exist.
+            let index = index as usize;
+            registers[at..at + run.len]
+                .copy_from_slice(&inputs[party as usize][index..index + run.len]);
         }
     }
 }
 
 /// The value of one local gate: a constant or (through `local_gate`) an operation.
-/// `None` for an input, which [`place_inputs`] put in its register before the rounds.
+/// `None` for an input, which [`place_inputs`] put in its register before the round.
 #[inline]
 pub fn local_value<P: Protocol>(
     protocol: &P,
@@ -603,6 +696,19 @@ impl ProtocolKind {
             ProtocolKind::Rep3 => "rep3",
         }
     }
+
+    /// Checks that the protocol computes every gate of `program`.
+    pub fn check_program(self, program: &Program) -> Result<(), VmError> {
+        (program.rounds.iter().enumerate()).try_for_each(|(r, round)| self.check_round(r, round))
+    }
+
+    /// [`ProtocolKind::check_program`] for round `r` (counted from 0) alone.
+    pub fn check_round(self, r: usize, round: &Round) -> Result<(), VmError> {
+        match self {
+            ProtocolKind::Clear => Ok(()),
+            ProtocolKind::Rep3 => crate::rep3::check_round(r, round),
+        }
+    }
 }
 
 impl fmt::Display for ProtocolKind {
@@ -664,27 +770,77 @@ pub fn run_party<T: Transport>(
     transport: &mut T,
     my_inputs: &[u64],
 ) -> Result<(RawOutputs, RunStats), VmError> {
-    run_party_reporting(program, kind, transport, my_inputs, &mut |_| {})
+    run_party_reporting(
+        Bytecode::Whole(program),
+        kind,
+        transport,
+        my_inputs,
+        &mut |_| {},
+    )
 }
 
-/// [`run_party`], calling `on_round` with the number of rounds done after each one
-/// (for a progress display).
+/// A program to run: decoded whole, or read a round at a time while it runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Bytecode<'a> {
+    /// Decoded whole.
+    Whole(&'a Program),
+    /// Checked whole, read again while it runs.
+    Streamed(&'a StreamedProgram),
+}
+
+impl<'a> Bytecode<'a> {
+    /// The program's header.
+    pub fn header(self) -> &'a Header {
+        match self {
+            Bytecode::Whole(program) => &program.header,
+            Bytecode::Streamed(program) => program.header(),
+        }
+    }
+}
+
+/// [`run_party`] of a program whole or streamed, calling `on_round` with the number of
+/// rounds done after each one (for a progress display).
 pub fn run_party_reporting<T: Transport>(
-    program: &Program,
+    program: Bytecode<'_>,
     kind: ProtocolKind,
     transport: &mut T,
     my_inputs: &[u64],
     on_round: &mut dyn FnMut(usize),
 ) -> Result<(RawOutputs, RunStats), VmError> {
+    match program {
+        Bytecode::Whole(program) => kind.check_program(program)?,
+        Bytecode::Streamed(program) if program.protocol() != kind => {
+            return Err(VmError::Unsupported {
+                protocol: kind.name(),
+                reason: format!("the program was checked for {}", program.protocol()),
+            })
+        }
+        Bytecode::Streamed(_) => {}
+    }
     match kind {
         ProtocolKind::Clear => Err(VmError::ProtocolNotImplemented(
             "clear over the network (use `mpcc run --protocol clear` to simulate it)".into(),
         )),
         ProtocolKind::Rep3 => {
-            crate::rep3::check_program(program)?;
             let mut stats = RunStats::default();
             let mut protocol = crate::rep3::Rep3::setup(transport).map_err(during("start-up"))?;
-            let raw = execute_timed(program, &mut protocol, my_inputs, &mut stats, on_round)?;
+            let raw = match program {
+                Bytecode::Whole(program) => {
+                    execute_timed(program, &mut protocol, my_inputs, &mut stats, on_round)
+                }
+                Bytecode::Streamed(program) => program.run(|header, outline, rounds| {
+                    let stats = &mut stats;
+                    execute_rounds(
+                        header,
+                        outline,
+                        rounds,
+                        &mut protocol,
+                        my_inputs,
+                        stats,
+                        on_round,
+                    )
+                }),
+            }?;
             stats.rounds = protocol.exchanges();
             (stats.online_bytes_sent, stats.online_bytes_received) = protocol.online_bytes();
             stats.output_bytes_sent = protocol.output_bytes_sent();
@@ -697,7 +853,7 @@ pub fn run_party_reporting<T: Transport>(
 pub type PartyOutputs = Vec<(String, serde_json::Value)>;
 
 /// Checks that every party the program names is below `parties`.
-pub fn check_parties(program: &Program, parties: u32) -> Result<(), VmError> {
+pub fn check_parties(header: &Header, parties: u32) -> Result<(), VmError> {
     if parties == 0 {
         return Err(VmError::NoParties);
     }
@@ -711,10 +867,10 @@ pub fn check_parties(program: &Program, parties: u32) -> Result<(), VmError> {
         party,
         parties,
     };
-    if let Some(input) = program.header.inputs.iter().find(|i| i.party >= parties) {
+    if let Some(input) = header.inputs.iter().find(|i| i.party >= parties) {
         return Err(out_of_range(format!("input `{}`", input.name), input.party));
     }
-    for output in &program.header.outputs {
+    for output in &header.outputs {
         if let Some(&party) = output.to.iter().find(|&&p| p >= parties) {
             return Err(out_of_range(format!("output `{}`", output.name), party));
         }
@@ -731,7 +887,7 @@ pub fn simulate(
     parties: u32,
     inputs: &[Vec<u64>],
 ) -> Result<Vec<PartyOutputs>, VmError> {
-    check_parties(program, parties)?;
+    check_parties(&program.header, parties)?;
     if inputs.len() != parties as usize {
         return Err(VmError::InputLists {
             given: inputs.len(),
@@ -895,7 +1051,7 @@ mod tests {
         parties: u32,
         inputs: serde_json::Value,
     ) -> Result<Vec<PartyOutputs>, VmError> {
-        let raw = parse_all_inputs(program, parties, &inputs).expect("test inputs parse");
+        let raw = parse_all_inputs(&program.header, parties, &inputs).expect("test inputs parse");
         simulate(program, ProtocolKind::Clear, parties, &raw)
     }
 

@@ -21,7 +21,7 @@
 
 use std::fmt::Write as _;
 
-use mpc_bytecode::{mask, InputDesc, OutputDesc, Program, Scalar, ValueType, FIX_FRAC_BITS};
+use mpc_bytecode::{mask, Header, InputDesc, OutputDesc, Scalar, ValueType, FIX_FRAC_BITS};
 use serde_json::Value;
 
 /// Why JSON inputs do not fit the program.
@@ -172,7 +172,7 @@ impl Mismatch {
 /// Parses one party's inputs (see the module docs) into the flat raw values its `Input`
 /// and `PublicInput` gates read.
 pub fn parse_party_inputs(
-    program: &Program,
+    header: &Header,
     party: u32,
     values: &Value,
 ) -> Result<Vec<u64>, InputError> {
@@ -182,12 +182,7 @@ pub fn parse_party_inputs(
             got: describe(values),
         });
     };
-    let descs: Vec<&InputDesc> = program
-        .header
-        .inputs
-        .iter()
-        .filter(|d| d.party == party)
-        .collect();
+    let descs: Vec<&InputDesc> = header.inputs.iter().filter(|d| d.party == party).collect();
     if let Some(first_missing) = descs.get(items.len()) {
         return Err(InputError::Missing {
             party,
@@ -229,7 +224,7 @@ pub fn parse_party_inputs(
 /// to that party's input list. A party without a key supplies no inputs. The result has
 /// one list per party `0..parties`.
 pub fn parse_all_inputs(
-    program: &Program,
+    header: &Header,
     parties: u32,
     all: &Value,
 ) -> Result<Vec<Vec<u64>>, InputError> {
@@ -251,7 +246,7 @@ pub fn parse_all_inputs(
         .map(|party| {
             // Keys were checked to be canonical ids above, so this lookup finds them.
             let values = map.get(&party.to_string()).unwrap_or(&none);
-            parse_party_inputs(program, party, values)
+            parse_party_inputs(header, party, values)
         })
         .collect()
 }
@@ -507,13 +502,14 @@ mod tests {
         }
     }
 
-    /// A program that only declares inputs: reading them needs no gates.
-    fn declaring(inputs: Vec<InputDesc>) -> Program {
+    /// The header of a program that only declares inputs: reading them needs no gates.
+    fn declaring(inputs: Vec<InputDesc>) -> Header {
         let header = Header::new("test", "any", inputs, vec![]);
-        Program::new(header, vec![]).expect("a program without gates is valid")
+        let program = mpc_bytecode::Program::new(header, vec![]);
+        program.expect("a program without gates is valid").header
     }
 
-    fn one_input(ty: ValueType) -> Program {
+    fn one_input(ty: ValueType) -> Header {
         declaring(vec![input(0, "x", ty)])
     }
 
@@ -659,7 +655,7 @@ mod tests {
     #[test]
     fn public_inputs_are_named_with_public_types() {
         let mut program = one_input(SINT);
-        program.header.inputs[0].public = true;
+        program.inputs[0].public = true;
         let err = parse_party_inputs(&program, 0, &json!(["x"]))
             .unwrap_err()
             .to_string();

@@ -7,6 +7,7 @@
 //!   network implement, the `clear` protocol, and [`simulate`], which runs every party
 //!   in one process.
 //! - [`runs`] finds the stretches of a local section one loop can compute.
+//! - [`stream`] runs programs too large to hold decoded, reading them a round at a time.
 //! - [`net`] holds the transports: in-memory channels between threads and TCP between
 //!   processes, with `parties.toml` and the handshake that checks the parties agree.
 //!
@@ -20,10 +21,12 @@ pub mod net;
 mod prg;
 pub mod rep3;
 pub mod runs;
+pub mod stream;
 
 pub use exec::{
-    check_parties, execute, run_party, run_party_reporting, simulate, ClearProtocol, Operand,
-    OutputOpening, PartyOutputs, Protocol, ProtocolKind, RawOutputs, RunStats, Transport, VmError,
+    check_parties, execute, run_party, run_party_reporting, simulate, Bytecode, ClearProtocol,
+    Operand, OutputOpening, PartyOutputs, Protocol, ProtocolKind, RawOutputs, RunStats, Transport,
+    VmError,
 };
 pub use io::{
     format_outputs_json, format_outputs_plain, format_value, parse_all_inputs, parse_party_inputs,

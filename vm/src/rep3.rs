@@ -812,22 +812,20 @@ fn supported_interactive(gate: &Gate) -> bool {
     )
 }
 
-/// Checks that a program only asks rep3 for what it computes (`mpcc` expands
-/// conversions and truncations for rep3; an older or hand-made program may not).
-pub fn check_program(program: &mpc_bytecode::Program) -> Result<(), VmError> {
-    for (r, round) in program.rounds.iter().enumerate() {
-        if let Some(gate) = round.interactive.iter().find(|g| !supported_interactive(g)) {
-            return Err(VmError::Protocol {
-                protocol: "rep3",
-                reason: format!(
-                    "round {}: `{}` is not a rep3 operation; recompile the program with this version of mpcc",
-                    r + 1,
-                    gate.mnemonic()
-                ),
-            });
-        }
+/// Checks that round `r` (counted from 0) only asks rep3 for what it computes (`mpcc`
+/// expands conversions and truncations for rep3; an older or hand-made program may not).
+pub fn check_round(r: usize, round: &mpc_bytecode::Round) -> Result<(), VmError> {
+    match round.interactive.iter().find(|g| !supported_interactive(g)) {
+        Some(gate) => Err(VmError::Unsupported {
+            protocol: "rep3",
+            reason: format!(
+                "round {}: `{}` is not a rep3 operation; recompile the program with this version of mpcc",
+                r + 1,
+                gate.mnemonic()
+            ),
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 impl<T: Transport> Protocol for Rep3<'_, T> {
@@ -1005,7 +1003,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
             (Gate::SplitA2B(a, k, w) | Gate::SplitB2A(a, k, w), S(x), _) => {
                 self.component(x, a, k, mask(w))
             }
-            // The executor computes all-public gates itself, and `check_program` keeps
+            // The executor computes all-public gates itself, and `check_round` keeps
             // every other gate out of the local sections.
             _ => [0, 0],
         }

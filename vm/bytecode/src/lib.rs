@@ -8,7 +8,8 @@ pub mod gate;
 pub mod types;
 
 pub use format::{
-    FormatError, Header, InputDesc, InputSlot, OutputDesc, Program, Round, FORMAT_VERSION,
+    BodyIndex, Checked, FormatError, Header, InputDesc, InputSlot, Outline, OutputDesc, Program,
+    Round, RoundReader, Validator, FORMAT_VERSION,
 };
 pub use gate::{mask, Domain, Gate, WireId, WireKind};
 pub use types::{Scalar, ValueType, FIX_FRAC_BITS};

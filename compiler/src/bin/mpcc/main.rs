@@ -304,7 +304,7 @@ fn run(command: Command) -> Result<(), Failure> {
                 None => serde_json::Value::Object(Default::default()),
             };
             let program = &compiled.program;
-            let raw = io::parse_all_inputs(program, parties, &all)
+            let raw = io::parse_all_inputs(&program.header, parties, &all)
                 .map_err(|e| Failure::program(e.to_string()))?;
             let outputs = mpc_vm::simulate(program, protocol, parties, &raw)
                 .map_err(|e| Failure::program(e.to_string()))?;

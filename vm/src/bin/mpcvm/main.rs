@@ -61,6 +61,12 @@ enum CliError {
     /// The bytecode is not a valid program.
     #[error("`{}`: {source}", path.display())]
     Program { path: PathBuf, source: FormatError },
+    /// The protocol cannot run the program.
+    #[error("`{}`: {source}", path.display())]
+    Unsupported {
+        path: PathBuf,
+        source: mpc_vm::VmError,
+    },
     /// An input file is not valid JSON.
     #[error("`{}`: not valid JSON: {source}", path.display())]
     Json {
@@ -99,6 +105,7 @@ impl CliError {
             CliError::Read { .. } | CliError::Write(_) | CliError::WriteFile { .. } => 3,
             CliError::Run(mpc_vm::VmError::Peer { .. }) => 4,
             CliError::Program { .. }
+            | CliError::Unsupported { .. }
             | CliError::Json { .. }
             | CliError::Input { .. }
             | CliError::NoInputFile(_)
@@ -118,10 +125,17 @@ fn read(path: &Path) -> Result<Vec<u8>, CliError> {
 
 /// Reads, decodes and validates a bytecode file.
 fn load_program(path: &Path) -> Result<Program, CliError> {
-    let bytes = read(path)?;
-    Program::decode(&bytes).map_err(|source| CliError::Program {
+    let read_error = |source| CliError::Read {
         path: path.to_owned(),
         source,
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    Program::read_from(file).map_err(|e| match e {
+        FormatError::Read(source) => read_error(source),
+        source => CliError::Program {
+            path: path.to_owned(),
+            source,
+        },
     })
 }
 
@@ -183,6 +197,7 @@ mod tests {
         assert!(args.json);
         assert_eq!(args.input.as_deref(), Some(Path::new("mine.json")));
         assert!(!args.stats);
+        assert_eq!(args.stream, run_cmd::Stream::Auto);
 
         let cli = Cli::try_parse_from([
             "mpcvm",
@@ -193,6 +208,8 @@ mod tests {
             "--stats",
             "--stats-json",
             "s.json",
+            "--stream",
+            "never",
         ])
         .expect("the figures' flags parse");
         let Command::Run(args) = cli.command else {
@@ -200,6 +217,7 @@ mod tests {
         };
         assert!(args.stats);
         assert_eq!(args.stats_json.as_deref(), Some(Path::new("s.json")));
+        assert_eq!(args.stream, run_cmd::Stream::Never);
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! size (an AND bit is one bit, a product or conversion one 64-bit word), the bytes a
 //! party sent opening the outputs, rounds, and the figure of MP-SPDZ's
 //! `replicated-ring-party.x` measured on the same kind of machine. `MPC_BENCH_RUNS` changes the number of runs; `MPC_BENCH_ONLY`
-//! picks one case by a word of its name; `MPC_BENCH_TLS=0` skips the TLS runs.
+//! picks one case by a word of its name; `MPC_BENCH_TLS=0` skips the TLS runs;
+//! `MPC_BENCH_STREAM` is passed to `mpcvm run --stream` (`auto` by default).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -198,6 +199,8 @@ fn run_once(dir: &Path, program: &Path, certs: Option<&Path>) -> Measured {
                 .arg(dir.join(format!("in{p}.json")))
                 .arg("--stats-json")
                 .arg(dir.join(format!("stats{p}.json")))
+                .arg("--stream")
+                .arg(std::env::var("MPC_BENCH_STREAM").unwrap_or_else(|_| "auto".into()))
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()

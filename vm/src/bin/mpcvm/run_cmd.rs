@@ -78,7 +78,7 @@ pub enum Stream {
 /// The size from which `--stream auto` streams a program. Streaming saves the memory
 /// of all rounds but two (decoded, a program takes about 1.6 times its file's size), and
 /// costs decoding the rounds during the online phase instead of before it: the 10^5
-/// comparisons of the benchmark (180 MB) run online in about 1.3 s streamed instead of
+/// comparisons of the benchmark (180 MB) run online in 1.2 to 1.6 s streamed instead of
 /// 0.3 s, in 500 MB instead of 620 MB. Below this size, time matters more.
 const STREAM_FROM: u64 = 1 << 30;
 

@@ -4,14 +4,16 @@
 //! goes, and keeps only the header and the outline (a byte per wire, and the input
 //! layout): nothing is sent to another party before the whole file is known to be good.
 //! While the program runs, a loader thread reads the file again and prepares each round
-//! (decoding it and finding its runs) while the round before it runs. The first reading keeps the SHA-256 of every stretch of about
-//! a MiB of rounds ([`BodyIndex`]), and the second checks each stretch against it before
-//! decoding it, so the rounds that run are the rounds that were checked, and a file that
-//! changes or goes away while it runs stops the run, before any output is opened.
+//! (decoding it and finding its runs) while the round before it runs. The first reading
+//! keeps the SHA-256 of every stretch of about a MiB of rounds ([`BodyIndex`]), and the
+//! second checks each stretch against it before decoding it, so the rounds that run are
+//! the rounds that were checked, and a file that changes or goes away while it runs
+//! stops the run before any output is opened.
 //!
-//! Memory is then the registers, the outline and a few rounds, instead of the registers
-//! and every round: a program of 10^5 comparisons has 180 MB of bytecode, which decodes
-//! to 285 MB of gates.
+//! Memory is then the registers, the outline and two rounds, instead of the registers
+//! and every round; the price is decoding the rounds during the online phase. A program
+//! of 10^5 comparisons (180 MB of bytecode, 285 MB of gates decoded) runs in 500 MB
+//! instead of 620 MB, and online in 1.2 to 1.6 s instead of 0.3 s.
 
 use std::borrow::Cow;
 use std::fs::File;

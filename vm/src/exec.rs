@@ -491,7 +491,7 @@ fn place_inputs<S: Copy>(ready: &ReadyRound, inputs: &[Vec<S>], registers: &mut 
 }
 
 /// The value of one local gate: a constant or (through `local_gate`) an operation.
-/// `None` for an input, which [`place_inputs`] put in its register before the round.
+/// `None` for an input, which the executor put in its register before the round.
 #[inline]
 pub fn local_value<P: Protocol>(
     protocol: &P,

@@ -271,7 +271,15 @@ impl Program {
 
     /// For each party, its flattened input elements (see [`Outline::layout`]).
     pub fn input_layout(&self) -> Vec<Vec<InputSlot>> {
-        self.outline().layout
+        // Only local gates read inputs; the wire kinds are not needed.
+        let mut outline = Outline::new(&self.header);
+        for (r, round) in self.rounds.iter().enumerate() {
+            round
+                .local
+                .iter()
+                .for_each(|gate| outline.note_input(r, gate));
+        }
+        outline.layout
     }
 
     /// What a run needs to know before the first round, without checking anything: the
@@ -346,6 +354,14 @@ impl Outline {
 
     /// Adds the next gate, from round `round`.
     fn push(&mut self, round: usize, gate: &Gate) {
+        self.note_input(round, gate);
+        let kinds = &self.kinds;
+        let kind = gate.result_kind(|w| kinds[w.index()]);
+        self.kinds.push(kind);
+    }
+
+    /// What an input gate of round `round` tells of the input layout.
+    fn note_input(&mut self, round: usize, gate: &Gate) {
         match *gate {
             Gate::Input {
                 party,
@@ -364,9 +380,6 @@ impl Outline {
             Gate::PublicInput { .. } => self.last_input_round = Some(round),
             _ => {}
         }
-        let kinds = &self.kinds;
-        let kind = gate.result_kind(|w| kinds[w.index()]);
-        self.kinds.push(kind);
     }
 }
 

@@ -123,3 +123,34 @@ fn and_and_or_chains_become_trees() {
         );
     }
 }
+
+#[test]
+fn sums_of_products_agree_with_the_clear_protocol() {
+    let inner = |n: usize| {
+        format!("x = input(sint[{n}], party=0)\ny = input(sint[{n}], party=1)\noutput(sum([x[i] * y[i] for i in range({n})]))\n")
+    };
+    let programs = [
+        // The VM adds these up in one loop.
+        (inner(7), 7),
+        (inner(64), 64),
+        // Two sums in one round, one with a product also given out on its own: its
+        // products are read twice.
+        ("x = input(sint[5], party=0)\ny = input(sint[5], party=1)\np = [x[i] * y[i] for i in range(5)]\noutput(sum(p), name=\"s\")\noutput(p[2], name=\"p\")\noutput(sum([x[i] * x[i] for i in range(5)]), name=\"q\")\n".to_string(), 5),
+    ];
+    // Large values, so that the products wrap.
+    let values = |n: usize, seed: i64| -> Vec<i64> {
+        (1..=n as i64)
+            .map(|i| {
+                i.wrapping_mul(seed)
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15_u64 as i64)
+            })
+            .collect()
+    };
+    for (program, n) in &programs {
+        let compiled = compile_text(program, &Options::default());
+        let inputs = json!({"0": [values(*n, 3)], "1": [values(*n, -5)]});
+        let clear = mpc_tests::run_clear(&compiled, &inputs, 3).expect("runs");
+        let rep3 = run(&compiled, &inputs, 3, ProtocolKind::Rep3).expect("runs");
+        assert_eq!(rep3, clear, "{program}");
+    }
+}

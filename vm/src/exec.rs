@@ -289,7 +289,7 @@ pub fn execute_timed<P: Protocol>(
         .rounds
         .iter()
         .map(|round| {
-            let ready = ReadyRound::new(Cow::Borrowed(round), first_wire, &outline.kinds);
+            let ready = ReadyRound::new(Cow::Borrowed(round), first_wire, &outline);
             first_wire += round.local.len() + round.interactive.len();
             ready
         })
@@ -319,10 +319,10 @@ pub struct ReadyRound<'a> {
 }
 
 impl<'a> ReadyRound<'a> {
-    /// Prepares `round`, whose first gate computes `first_wire`, of a program whose wires
-    /// are of `kinds`.
-    pub fn new(round: Cow<'a, Round>, first_wire: usize, kinds: &[WireKind]) -> Self {
-        let runs = find_runs(&round.local, first_wire, kinds);
+    /// Prepares `round`, whose first gate computes `first_wire`, of a program of this
+    /// `outline`.
+    pub fn new(round: Cow<'a, Round>, first_wire: usize, outline: &Outline) -> Self {
+        let runs = find_runs(&round.local, first_wire, &outline.kinds, &outline.reads);
         ReadyRound {
             round,
             first_wire,

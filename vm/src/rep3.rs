@@ -669,6 +669,19 @@ fn map1(
 }
 
 /// Position `j` of a run's operand that starts at `base` and moves by `stride`.
+/// This party's additive term of the sum of a [`Run::sum_of_products`] whose first
+/// product is `MulLocal(a, b)`: what the run's last `Add` would hold.
+fn sum_of_products(a: WireId, b: WireId, run: &Run, registers: &[Share]) -> Share {
+    let ((a, b), [sa, sb]) = ((a.index(), b.index()), run.strides);
+    let sum = (0..run.len.div_ceil(2)).fold(0u64, |sum, j| {
+        let (x, y) = (registers[strided(a, sa, j)], registers[strided(b, sb, j)]);
+        // x0*y0 + x0*y1 + x1*y0, as `MulLocal` computes it.
+        sum.wrapping_add(x[0].wrapping_mul(y[0].wrapping_add(y[1])))
+            .wrapping_add(x[1].wrapping_mul(y[0]))
+    });
+    [sum, 0]
+}
+
 fn strided(base: usize, stride: i64, j: usize) -> usize {
     (base as i64 + stride * j as i64) as usize
 }
@@ -1023,7 +1036,9 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         for run in runs {
             let part = &gates[run.start..run.start + run.len];
             let at = first + run.start;
-            if !self.local_run(&part[0], run, kinds, registers, at) {
+            if let (true, Gate::MulLocal(a, b)) = (run.sum_of_products, part[0]) {
+                registers[at + run.len - 1] = sum_of_products(a, b, run, registers);
+            } else if !self.local_run(&part[0], run, kinds, registers, at) {
                 for (wire, gate) in (at..).zip(part) {
                     let value = crate::exec::local_value(self, gate, kinds, &registers[..wire]);
                     if let Some(value) = value {

@@ -2,8 +2,13 @@
 //! gates of a section by level and shape, so 10^5 comparisons give a few hundred runs of
 //! 10^5 gates each; the VM finds them once, when it loads the program, and a protocol
 //! computes each with one tight loop instead of dispatching on every gate.
+//!
+//! A sum of products (an inner product, a row of a matrix product) is one run too: its
+//! local products and the tree of additions over them, when nothing else reads the
+//! products or the partial sums, so that one loop can add up the products without
+//! storing any of them.
 
-use mpc_bytecode::{Gate, WireKind};
+use mpc_bytecode::{Gate, WireId, WireKind};
 
 /// Gates `start..start + len` of a section: the same operation with the same immediates,
 /// whose operands advance by `strides` from one gate to the next (for inputs, the input
@@ -17,6 +22,12 @@ pub struct Run {
     pub len: usize,
     /// How far each operand moves from one gate to the next.
     pub strides: [i64; 2],
+    /// Whether the run is a sum of products: its first `(len + 1) / 2` gates are
+    /// `MulLocal`s of two secrets (`strides` applies to them) and the others `Add`s that
+    /// add up the products into the run's last wire. Each product and partial sum is read
+    /// once, by one of these `Add`s, and by nothing else in the program, so a protocol
+    /// may compute the last wire alone and leave the others unset.
+    pub sum_of_products: bool,
 }
 
 /// The operands of a gate as signed positions (unused ones are 0).
@@ -63,8 +74,15 @@ fn publicity(gate: &Gate, kinds: &[WireKind]) -> [bool; 2] {
 }
 
 /// The runs of a section whose first gate computes wire `first_wire`, covering every
-/// gate in order. A run of one gate is a gate that continues nothing.
-pub fn find_runs(gates: &[Gate], first_wire: usize, kinds: &[WireKind]) -> Vec<Run> {
+/// gate in order, in a program whose wires are of `kinds` and read as often as `reads`
+/// says (as `Outline` gives them). A run of one gate is a gate that continues nothing.
+pub fn find_runs(gates: &[Gate], first_wire: usize, kinds: &[WireKind], reads: &[u8]) -> Vec<Run> {
+    let runs = find_strided_runs(gates, first_wire, kinds);
+    merge_sums_of_products(runs, gates, first_wire, kinds, reads)
+}
+
+/// The runs of one operation each.
+fn find_strided_runs(gates: &[Gate], first_wire: usize, kinds: &[WireKind]) -> Vec<Run> {
     let mut runs = Vec::new();
     let mut start = 0;
     while start < gates.len() {
@@ -100,10 +118,76 @@ pub fn find_runs(gates: &[Gate], first_wire: usize, kinds: &[WireKind]) -> Vec<R
             start,
             len,
             strides,
+            sum_of_products: false,
         });
         start += len;
     }
     runs
+}
+
+/// Merges each run of `MulLocal` gates with the runs after it when they add up its
+/// products (see [`Run::sum_of_products`]).
+fn merge_sums_of_products(
+    runs: Vec<Run>,
+    gates: &[Gate],
+    first_wire: usize,
+    kinds: &[WireKind],
+    reads: &[u8],
+) -> Vec<Run> {
+    let mut merged = Vec::with_capacity(runs.len());
+    let mut i = 0;
+    while i < runs.len() {
+        let run = runs[i];
+        let end = sum_end(gates, &run, first_wire, kinds, reads);
+        // The sum must end where a run does: a run that went on past it would be cut.
+        let last = end.and_then(|end| {
+            let ends = runs[i + 1..].iter().map(|r| r.start + r.len);
+            ends.take_while(|&e| e <= end).position(|e| e == end)
+        });
+        match (end, last) {
+            (Some(end), Some(last)) => {
+                merged.push(Run {
+                    len: end - run.start,
+                    sum_of_products: true,
+                    ..run
+                });
+                i += last + 2;
+            }
+            _ => {
+                merged.push(run);
+                i += 1;
+            }
+        }
+    }
+    merged
+}
+
+/// Where the sum of the products of `run` ends, if `run` is a run of `n` products of
+/// two secrets and the `n - 1` gates after it are `Add`s, each of two wires from the
+/// first product on that nothing else reads. Then each of these `Add`s reads two of the
+/// `2n - 1` products and partial sums, and no wire is read twice: one wire is left
+/// unread, the last (nothing after it reads it), and it holds the sum of the products.
+fn sum_end(
+    gates: &[Gate],
+    run: &Run,
+    first_wire: usize,
+    kinds: &[WireKind],
+    reads: &[u8],
+) -> Option<usize> {
+    let Gate::MulLocal(a, b) = gates[run.start] else {
+        return None;
+    };
+    let secret = |w: WireId| kinds.get(w.index()).is_some_and(|k| !k.is_public());
+    if run.len < 2 || !secret(a) || !secret(b) {
+        return None;
+    }
+    let first_product = first_wire + run.start;
+    let end = run.start + 2 * run.len - 1;
+    let read_once_here = |w: WireId| w.index() >= first_product && reads.get(w.index()) == Some(&1);
+    let adds = gates.get(run.start + run.len..end)?;
+    adds.iter()
+        .all(|gate| matches!(*gate, Gate::Add(x, y) if read_once_here(x) && read_once_here(y)))
+        .then_some(end)
 }
 
 #[cfg(test)]
@@ -133,7 +217,7 @@ mod tests {
             Gate::Const(2),
         ];
         let kinds = vec![SECRET; 20];
-        let runs = find_runs(&gates, 8, &kinds);
+        let runs = find_runs(&gates, 8, &kinds, &[1; 20]);
         let spans: Vec<(usize, usize, [i64; 2])> =
             runs.iter().map(|r| (r.start, r.len, r.strides)).collect();
         assert_eq!(
@@ -157,11 +241,11 @@ mod tests {
             Gate::Neg(w(3)),
         ];
         let mut kinds = vec![SECRET; 8];
-        let runs = find_runs(&gates, 3, &kinds);
+        let runs = find_runs(&gates, 3, &kinds, &[1; 8]);
         assert_eq!(runs.iter().map(|r| r.len).collect::<Vec<_>>(), vec![2, 1]);
 
         kinds[1] = WireKind::Public;
-        let runs = find_runs(&gates[..2], 3, &kinds);
+        let runs = find_runs(&gates[..2], 3, &kinds, &[1; 8]);
         assert_eq!(runs.iter().map(|r| r.len).collect::<Vec<_>>(), vec![1, 1]);
     }
 
@@ -179,7 +263,103 @@ mod tests {
             input(1, 0),
             input(1, 1),
         ];
-        let runs = find_runs(&gates, 0, &[]);
+        let runs = find_runs(&gates, 0, &[], &[]);
         assert_eq!(runs.iter().map(|r| r.len).collect::<Vec<_>>(), vec![3, 2]);
+    }
+
+    /// The gates of `x0*y0 + x1*y1 + x2*y2 + x3*y3` with the inputs in wires 0..8: four
+    /// products (wires 8..12), then a tree of sums (12, 13, and the sum in 14).
+    fn inner_product() -> Vec<Gate> {
+        vec![
+            Gate::MulLocal(w(0), w(4)),
+            Gate::MulLocal(w(1), w(5)),
+            Gate::MulLocal(w(2), w(6)),
+            Gate::MulLocal(w(3), w(7)),
+            Gate::Add(w(8), w(9)),
+            Gate::Add(w(10), w(11)),
+            Gate::Add(w(12), w(13)),
+        ]
+    }
+
+    /// How often each of the wires of `gates` (from wire 8) and the 8 before is read,
+    /// with the last wire read once more (by a reshare).
+    fn reads_of(gates: &[Gate]) -> Vec<u8> {
+        let mut reads = vec![0u8; 8 + gates.len()];
+        for w in gates.iter().flat_map(|g| g.operands()) {
+            reads[w.index()] = (reads[w.index()] + 1).min(2);
+        }
+        reads[7 + gates.len()] = 1;
+        reads
+    }
+
+    fn spans(runs: &[Run]) -> Vec<(usize, usize, bool)> {
+        runs.iter()
+            .map(|r| (r.start, r.len, r.sum_of_products))
+            .collect()
+    }
+
+    #[test]
+    fn products_added_up_by_a_tree_form_one_run() {
+        let gates = inner_product();
+        let kinds = vec![SECRET; 8 + gates.len()];
+        let runs = find_runs(&gates, 8, &kinds, &reads_of(&gates));
+        assert_eq!(spans(&runs), vec![(0, 7, true)]);
+        assert_eq!(runs[0].strides, [1, 1]);
+    }
+
+    #[test]
+    fn a_sum_whose_parts_are_read_elsewhere_is_computed_gate_by_gate() {
+        let gates = inner_product();
+        let kinds = vec![SECRET; 8 + gates.len()];
+        let unmerged = vec![(0, 4, false), (4, 2, false), (6, 1, false)];
+        // A product read by a later gate or an output.
+        let mut reads = reads_of(&gates);
+        reads[9] = 2;
+        assert_eq!(spans(&find_runs(&gates, 8, &kinds, &reads)), unmerged);
+        // A partial sum read twice: the tree adds it to itself.
+        let mut twice = gates.clone();
+        twice[6] = Gate::Add(w(12), w(12));
+        let runs = find_runs(&twice, 8, &kinds, &reads_of(&twice));
+        assert!(runs.iter().all(|r| !r.sum_of_products));
+        // One addition short of the whole sum.
+        let short = &gates[..6];
+        assert!(find_runs(short, 8, &kinds, &reads_of(short))
+            .iter()
+            .all(|r| !r.sum_of_products));
+        // A product of a public value is no sum of products of secrets.
+        let mut public = kinds.clone();
+        public[0..4].fill(WireKind::Public);
+        assert_eq!(
+            spans(&find_runs(&gates, 8, &public, &reads_of(&gates))),
+            unmerged
+        );
+    }
+
+    #[test]
+    fn a_sum_that_ends_inside_a_run_is_not_merged() {
+        // The last addition of the sum and the unrelated one after it form one run.
+        let mut gates = inner_product();
+        gates.push(Gate::Add(w(0), w(1)));
+        let kinds = vec![SECRET; 8 + gates.len()];
+        let runs = find_runs(&gates, 8, &kinds, &reads_of(&gates));
+        assert_eq!(
+            spans(&runs),
+            vec![(0, 4, false), (4, 2, false), (6, 2, false)]
+        );
+    }
+
+    #[test]
+    fn the_compiler_s_inner_product_is_one_run() {
+        let n = 1000;
+        let text = format!("x = input(sint[{n}], party=0)\ny = input(sint[{n}], party=1)\noutput(sum([x[i] * y[i] for i in range({n})]))\n");
+        let compiled = mpc_compiler::compile_str("ip.mpc", &text, &Default::default())
+            .unwrap_or_else(|e| panic!("{}", e.render()));
+        let program = &compiled.program;
+        let outline = program.outline();
+        let local = &program.rounds[0].local;
+        let runs = find_runs(local, 0, &outline.kinds, &outline.reads);
+        let sums: Vec<_> = runs.iter().filter(|r| r.sum_of_products).collect();
+        assert_eq!(sums.len(), 1, "{runs:?}");
+        assert_eq!(sums[0].len, 2 * n - 1);
     }
 }

@@ -131,7 +131,7 @@ impl StreamedProgram {
         for round in self.index.rounds(file) {
             let round = round.map_err(|e| reread(e.to_string()))?;
             let gates = round.local.len() + round.interactive.len();
-            let round = ReadyRound::new(Cow::Owned(round), first_wire, &self.outline.kinds);
+            let round = ReadyRound::new(Cow::Owned(round), first_wire, &self.outline);
             if ready.send(Ok(round)).is_err() {
                 break;
             }

@@ -291,6 +291,7 @@ impl Program {
                 outline.push(r, gate);
             }
         }
+        outline.note_outputs(&self.header);
         outline
     }
 
@@ -324,6 +325,9 @@ pub struct Outline {
     pub layout: Vec<Vec<InputSlot>>,
     /// The last round (counted from 0) with an input gate, if any.
     pub last_input_round: Option<usize>,
+    /// How many times each wire is read, by gates and by outputs: 0, 1, or 2 for two or
+    /// more. A wire read once by a gate that consumes it need never be stored.
+    pub reads: Vec<u8>,
 }
 
 impl Outline {
@@ -349,6 +353,7 @@ impl Outline {
             kinds: Vec::new(),
             layout,
             last_input_round: None,
+            reads: Vec::new(),
         }
     }
 
@@ -358,6 +363,20 @@ impl Outline {
         let kinds = &self.kinds;
         let kind = gate.result_kind(|w| kinds[w.index()]);
         self.kinds.push(kind);
+        gate.operands().for_each(|w| self.note_read(w));
+        self.reads.push(0);
+    }
+
+    /// Counts the reads of the program's outputs, after its last gate.
+    fn note_outputs(&mut self, header: &Header) {
+        for w in header.outputs.iter().flat_map(|o| &o.wires) {
+            self.note_read(*w);
+        }
+    }
+
+    fn note_read(&mut self, w: WireId) {
+        let reads = &mut self.reads[w.index()];
+        *reads = (*reads + 1).min(2);
     }
 
     /// What an input gate of round `round` tells of the input layout.
@@ -568,7 +587,9 @@ impl Validator {
                 )));
             }
         }
+        self.outline.note_outputs(h);
         self.outline.kinds.shrink_to_fit();
+        self.outline.reads.shrink_to_fit();
         Ok(self.outline)
     }
 }

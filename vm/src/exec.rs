@@ -252,6 +252,18 @@ pub trait Transport {
     /// returns the message each peer sent this party in the same exchange (an empty one
     /// for this party). A lost or misbehaving peer is a [`VmError::Peer`].
     fn exchange(&mut self, outgoing: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, VmError>;
+
+    /// An empty buffer to write an outgoing message of `len` bytes in, perhaps one that
+    /// [`Transport::recycle`] gave back. The default allocates one.
+    fn buffer(&mut self, len: usize) -> Vec<u8> {
+        Vec::with_capacity(len)
+    }
+
+    /// Gives back the buffer of a message sent or received, which the caller is done
+    /// with, for later messages. The default drops it.
+    fn recycle(&mut self, buffer: Vec<u8>) {
+        drop(buffer);
+    }
 }
 
 /// Runs `program` with `protocol` for one party whose raw inputs are `my_inputs`, and

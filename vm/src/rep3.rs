@@ -86,11 +86,9 @@ struct BitWriter {
 }
 
 impl BitWriter {
-    fn with_capacity(bits: usize) -> Self {
-        BitWriter {
-            bytes: Vec::with_capacity(bits.div_ceil(8)),
-            used: 0,
-        }
+    /// A writer that writes in `bytes`, an empty buffer.
+    fn into(bytes: Vec<u8>) -> Self {
+        BitWriter { bytes, used: 0 }
     }
 
     fn put(&mut self, value: u64, bits: u8) {
@@ -211,6 +209,7 @@ impl<'t, T: Transport> Rep3<'t, T> {
         outgoing[next] = to_next.bytes;
         self.online_bytes.0 += outgoing.iter().map(|m| m.len() as u64).sum::<u64>();
         let mut incoming = self.transport.exchange(&outgoing)?;
+        outgoing.into_iter().for_each(|m| self.transport.recycle(m));
         self.online_bytes.1 += incoming.iter().map(|m| m.len() as u64).sum::<u64>();
         self.exchanges += 1;
         for (peer, bits) in [(next, from_next), (prev, from_prev)] {
@@ -915,6 +914,9 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         outgoing[next_of(self.party)] = packed.bytes;
         let incoming = self.transport.exchange(&outgoing)?;
         self.exchanges += 1;
+        // Input sharing's messages are as large as a large round's: their buffers serve
+        // the rounds.
+        outgoing.into_iter().for_each(|m| self.transport.recycle(m));
         for (owner, slots) in layout.iter().enumerate() {
             if owner == me {
                 for (e, slot) in slots.iter().enumerate() {
@@ -953,6 +955,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
             }
         }
         shares.resize(layout.len(), Vec::new());
+        incoming.into_iter().for_each(|m| self.transport.recycle(m));
         Ok(shares)
     }
 
@@ -1056,8 +1059,9 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         kinds: &[WireKind],
         out: &mut [Share],
     ) -> Result<(), VmError> {
-        let mut to_prev = BitWriter::with_capacity(gates.len() * 64);
-        let mut to_next = BitWriter::default();
+        // A round's products fill at most a word each.
+        let mut to_prev = BitWriter::into(self.transport.buffer(gates.len() * 8));
+        let mut to_next = BitWriter::into(self.transport.buffer(0));
         let (mut product_bits, mut open_bits) = (0usize, 0usize);
         // The party in role 0 shares the sums of components 0 and 1 it alone knows
         // (`PairA2B`): the third Boolean component, which both peers need, after
@@ -1198,6 +1202,8 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
             };
             self.receive_transfers(gates, registers, kinds, out, &mut from_next, &mut from_prev);
         }
+        self.transport.recycle(from_next);
+        self.transport.recycle(from_prev);
         Ok(())
     }
 
@@ -1218,7 +1224,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                 .sum()
         };
         // Party p misses component p-1, which party p-1 holds first.
-        let mut to_next = BitWriter::with_capacity(bits_for(next));
+        let mut to_next = BitWriter::into(self.transport.buffer(bits_for(next).div_ceil(8)));
         for &(w, bits) in openings
             .iter()
             .filter(|o| learns(o, next))
@@ -1234,7 +1240,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
             bit: 0,
         };
 
-        Ok(openings
+        let opened = openings
             .iter()
             .map(|o| {
                 learns(o, me).then(|| {
@@ -1252,7 +1258,9 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                         .collect()
                 })
             })
-            .collect())
+            .collect();
+        self.transport.recycle(from_prev);
+        Ok(opened)
     }
 }
 

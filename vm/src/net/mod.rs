@@ -9,7 +9,7 @@
 //!   config lists for it.
 //!
 //! Both implement [`crate::Transport`] and count what they carry per peer
-//! ([`PeerStats`]).
+//! ([`PeerStats`]); the TCP transport reuses message buffers ([`BufferPool`]).
 
 pub mod config;
 pub mod local;
@@ -47,6 +47,58 @@ impl PeerStats {
         self.bytes_sent += sent as u64;
         self.bytes_received += received as u64;
         self.messages += 1;
+    }
+}
+
+/// Message buffers kept for reuse. A large message in fresh memory costs its page
+/// faults, about as much again as computing it, so a transport reads into (and a
+/// protocol writes its messages in) the buffers of earlier messages, such as those of
+/// input sharing, when they are large enough.
+#[derive(Debug, Default)]
+pub struct BufferPool {
+    spare: Vec<Vec<u8>>,
+}
+
+impl BufferPool {
+    /// The most buffers kept: a round's two messages out and two in.
+    const KEEP: usize = 4;
+    /// Buffers smaller than this are not kept: the allocator reuses their memory anyway.
+    const SMALL: usize = 64 << 10;
+
+    /// An empty buffer for `len` bytes: the smallest kept one that holds them, else a new
+    /// one with room for `len` bytes but no more than `fresh_limit`.
+    pub fn take(&mut self, len: usize, fresh_limit: usize) -> Vec<u8> {
+        let fits = self
+            .spare
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.capacity() >= len)
+            .min_by_key(|(_, b)| b.capacity())
+            .map(|(i, _)| i);
+        match fits {
+            Some(i) => self.spare.swap_remove(i),
+            None => Vec::with_capacity(len.min(fresh_limit)),
+        }
+    }
+
+    /// Keeps `buffer` for a later [`BufferPool::take`], if it is large enough to be worth
+    /// it; beyond [`BufferPool::KEEP`] buffers, the smallest goes.
+    pub fn give(&mut self, mut buffer: Vec<u8>) {
+        if buffer.capacity() < Self::SMALL {
+            return;
+        }
+        buffer.clear();
+        self.spare.push(buffer);
+        if self.spare.len() > Self::KEEP {
+            if let Some((i, _)) = self
+                .spare
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, b)| b.capacity())
+            {
+                self.spare.swap_remove(i);
+            }
+        }
     }
 }
 
@@ -228,6 +280,26 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pool_lends_the_smallest_buffer_that_fits_and_keeps_a_few_large_ones() {
+        const MB: usize = 1 << 20;
+        let mut pool = BufferPool::default();
+        // Nothing kept yet: a new buffer, no larger than the limit.
+        assert_eq!(pool.take(8 * MB, MB).capacity(), MB);
+        pool.give(vec![0; 1000]);
+        assert!(pool.spare.is_empty(), "small buffers are not worth keeping");
+        for size in [4, 1, 2, 8, 16] {
+            pool.give(vec![7; size * MB]);
+        }
+        let mut kept: Vec<usize> = pool.spare.iter().map(Vec::capacity).collect();
+        kept.sort();
+        assert_eq!(kept, [2 * MB, 4 * MB, 8 * MB, 16 * MB], "the smallest went");
+        let lent = pool.take(3 * MB, 0);
+        assert_eq!((lent.capacity(), lent.len()), (4 * MB, 0));
+        assert_eq!(pool.take(17 * MB, 0).capacity(), 0, "none fits: a new one");
+        assert_eq!(pool.spare.len(), 3);
+    }
 
     fn hello(party: u32) -> Hello {
         Hello {

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use super::config::PartiesConfig;
 use super::local::check_outgoing;
 use super::tls::{self, Identity, TlsReader};
-use super::{seconds, Hello, PeerStats, MAX_HELLO_LEN};
+use super::{seconds, BufferPool, Hello, PeerStats, MAX_HELLO_LEN};
 use crate::{Transport, VmError};
 
 /// The largest message a party accepts from a peer: 1 GiB.
@@ -152,6 +152,15 @@ fn is_closed(e: &io::Error) -> bool {
 
 /// Reads one frame of at most `limit` bytes.
 pub fn read_frame(r: &mut impl Read, limit: u32) -> Result<Vec<u8>, FrameError> {
+    read_frame_into(r, limit, &mut BufferPool::default())
+}
+
+/// Reads one frame of at most `limit` bytes into a buffer from `pool`.
+fn read_frame_into(
+    r: &mut impl Read,
+    limit: u32,
+    pool: &mut BufferPool,
+) -> Result<Vec<u8>, FrameError> {
     let mut header = [0u8; 4];
     let mut filled = 0;
     while filled < header.len() {
@@ -193,7 +202,7 @@ pub fn read_frame(r: &mut impl Read, limit: u32) -> Result<Vec<u8>, FrameError> 
         return Err(FrameError::TooLarge { len, limit });
     }
     let len = len as usize;
-    let mut body = Vec::with_capacity(len.min(PREALLOCATE_LIMIT));
+    let mut body = pool.take(len, PREALLOCATE_LIMIT);
     // `read_to_end` keeps what it read before an error, so a cut message can say how
     // much of it arrived.
     let result = r.take(len as u64).read_to_end(&mut body);
@@ -353,6 +362,8 @@ pub struct TcpTransport {
     /// Header and body of a small message, so that it goes out in one write (one
     /// segment, since Nagle's algorithm is off).
     scratch: Vec<u8>,
+    /// Buffers of messages the protocol is done with.
+    pool: BufferPool,
 }
 
 impl TcpTransport {
@@ -447,6 +458,7 @@ impl TcpTransport {
             stats: vec![PeerStats::default(); n as usize],
             failed: None,
             scratch: Vec::new(),
+            pool: BufferPool::default(),
         };
         for (peer, stream) in transport.peers() {
             let setup = stream
@@ -568,6 +580,7 @@ impl TcpTransport {
     fn read_all(
         notify: Option<&[Option<Link>]>,
         readers: &mut [Option<BufReader<LinkReader>>],
+        pool: &mut BufferPool,
         timeout: Duration,
     ) -> Result<Vec<Vec<u8>>, Stop> {
         let parties = readers.len() as u32;
@@ -578,7 +591,7 @@ impl TcpTransport {
                 incoming.push(Vec::new());
                 continue;
             };
-            let error = match read_frame(reader, MAX_FRAME) {
+            let error = match read_frame_into(reader, MAX_FRAME, pool) {
                 Ok(message) => {
                     incoming.push(message);
                     continue;
@@ -625,7 +638,12 @@ impl TcpTransport {
                     self.write_small(peer as u32, message)?;
                 }
             }
-            Self::read_all(Some(&self.links), &mut self.readers, self.timeout)?
+            Self::read_all(
+                Some(&self.links),
+                &mut self.readers,
+                &mut self.pool,
+                self.timeout,
+            )?
         };
         for (peer, stats) in self.stats.iter_mut().enumerate() {
             if peer != me {
@@ -650,7 +668,8 @@ impl TcpTransport {
         }
         // Disjoint borrows: the writing threads share the write handles while this
         // thread reads through the buffered read handles.
-        let (links, readers, timeout) = (&self.links, &mut self.readers, self.timeout);
+        let (links, readers, pool) = (&self.links, &mut self.readers, &mut self.pool);
+        let timeout = self.timeout;
         thread::scope(|scope| {
             let writers: Vec<_> = links
                 .iter()
@@ -661,7 +680,7 @@ impl TcpTransport {
                     Some((peer, scope.spawn(move || link.write_frame(message))))
                 })
                 .collect();
-            let incoming = Self::read_all(None, readers, timeout);
+            let incoming = Self::read_all(None, readers, pool, timeout);
             if incoming.is_err() {
                 // Unblock writers stuck on a peer that will never read.
                 hang_up(links);
@@ -780,6 +799,14 @@ impl Transport for TcpTransport {
 
     fn parties(&self) -> u32 {
         self.parties
+    }
+
+    fn buffer(&mut self, len: usize) -> Vec<u8> {
+        self.pool.take(len, usize::MAX)
+    }
+
+    fn recycle(&mut self, buffer: Vec<u8>) {
+        self.pool.give(buffer);
     }
 
     fn exchange(&mut self, outgoing: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, VmError> {

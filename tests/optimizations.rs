@@ -133,6 +133,8 @@ fn sums_of_products_agree_with_the_clear_protocol() {
         // The VM adds these up in one loop.
         (inner(7), 7),
         (inner(64), 64),
+        // `y` backwards: operands that advance at different strides.
+        ("x = input(sint[7], party=0)\ny = input(sint[7], party=1)\noutput(sum([x[i] * y[6 - i] for i in range(7)]))\n".to_string(), 7),
         // Two sums in one round, one with a product also given out on its own: its
         // products are read twice.
         ("x = input(sint[5], party=0)\ny = input(sint[5], party=1)\np = [x[i] * y[i] for i in range(5)]\noutput(sum(p), name=\"s\")\noutput(p[2], name=\"p\")\noutput(sum([x[i] * x[i] for i in range(5)]), name=\"q\")\n".to_string(), 5),

@@ -672,12 +672,25 @@ fn map1(
 /// product is `MulLocal(a, b)`: what the run's last `Add` would hold.
 fn sum_of_products(a: WireId, b: WireId, run: &Run, registers: &[Share]) -> Share {
     let ((a, b), [sa, sb]) = ((a.index(), b.index()), run.strides);
-    let sum = (0..run.len.div_ceil(2)).fold(0u64, |sum, j| {
-        let (x, y) = (registers[strided(a, sa, j)], registers[strided(b, sb, j)]);
-        // x0*y0 + x0*y1 + x1*y0, as `MulLocal` computes it.
-        sum.wrapping_add(x[0].wrapping_mul(y[0].wrapping_add(y[1])))
+    let n = run.len.div_ceil(2);
+    // x0*y0 + x0*y1 + x1*y0, as `MulLocal` computes it.
+    let term = |x: Share, y: Share| {
+        x[0].wrapping_mul(y[0].wrapping_add(y[1]))
             .wrapping_add(x[1].wrapping_mul(y[0]))
-    });
+    };
+    let sum = if (sa, sb) == (1, 1) {
+        registers[a..a + n]
+            .iter()
+            .zip(&registers[b..b + n])
+            .fold(0u64, |sum, (x, y)| sum.wrapping_add(term(*x, *y)))
+    } else {
+        (0..n).fold(0u64, |sum, j| {
+            sum.wrapping_add(term(
+                registers[strided(a, sa, j)],
+                registers[strided(b, sb, j)],
+            ))
+        })
+    };
     [sum, 0]
 }
 

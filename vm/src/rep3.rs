@@ -91,6 +91,7 @@ impl BitWriter {
         BitWriter { bytes, used: 0 }
     }
 
+    #[inline]
     fn put(&mut self, value: u64, bits: u8) {
         if bits == 64 && self.used == 0 {
             self.bytes.extend_from_slice(&value.to_le_bytes());
@@ -119,6 +120,7 @@ struct BitReader<'a> {
 }
 
 impl BitReader<'_> {
+    #[inline]
     fn get(&mut self, bits: u8) -> u64 {
         if bits == 64 && self.bit.is_multiple_of(8) {
             let start = self.bit / 8;
@@ -767,7 +769,10 @@ const KEYSTREAM_BLOCK: usize = 1024;
 struct Keystreams<'r> {
     mine: &'r mut Keystream,
     next: &'r mut Keystream,
-    block: Vec<[u64; 2]>,
+    /// The current block of each stream: little-endian words, read in place.
+    blocks: [Vec<u8>; 2],
+    /// Pairs in the blocks, and pairs of them drawn.
+    filled: usize,
     used: usize,
     /// Pairs still to draw from the streams.
     left: usize,
@@ -775,40 +780,39 @@ struct Keystreams<'r> {
 
 impl<'r> Keystreams<'r> {
     fn new(mine: &'r mut Keystream, next: &'r mut Keystream, fresh: usize) -> Self {
+        let block = || vec![0; 8 * fresh.min(KEYSTREAM_BLOCK)];
         Keystreams {
             mine,
             next,
-            block: Vec::with_capacity(fresh.min(KEYSTREAM_BLOCK)),
+            blocks: [block(), block()],
+            filled: 0,
             used: 0,
             left: fresh,
         }
     }
 
     /// The next pair of words, one from each stream.
+    #[inline]
     fn pair(&mut self) -> (u64, u64) {
-        if self.used == self.block.len() {
+        if self.used == self.filled {
             self.refill();
         }
-        let [a, b] = self.block.get(self.used).copied().unwrap_or_default();
+        let at = 8 * self.used..8 * self.used + 8;
         self.used += 1;
-        (a, b)
+        let word = |block: &[u8]| {
+            block
+                .get(at.clone())
+                .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        };
+        (word(&self.blocks[0]), word(&self.blocks[1]))
     }
 
     fn refill(&mut self) {
         let n = self.left.min(KEYSTREAM_BLOCK);
         self.left -= n;
-        let mut bytes = [[0u8; 8 * KEYSTREAM_BLOCK]; 2];
-        self.mine.fill_bytes(&mut bytes[0][..8 * n]);
-        self.next.fill_bytes(&mut bytes[1][..8 * n]);
-        let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
-        self.block.clear();
-        self.block.extend(
-            bytes[0][..8 * n]
-                .chunks_exact(8)
-                .zip(bytes[1][..8 * n].chunks_exact(8))
-                .map(|(a, b)| [word(a), word(b)]),
-        );
-        self.used = 0;
+        self.mine.fill_bytes(&mut self.blocks[0][..8 * n]);
+        self.next.fill_bytes(&mut self.blocks[1][..8 * n]);
+        (self.filled, self.used) = (n, 0);
     }
 
     /// The streams themselves, for draws other than zero sharings.

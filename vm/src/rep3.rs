@@ -77,39 +77,47 @@ fn prev_of(i: u32) -> usize {
 }
 
 /// Values of given bit widths packed back to back, least significant bit first: an
-/// AND of a 1-bit word sends one bit, a product 64.
+/// AND of a 1-bit word sends one bit, a product 64. [`BitWriter::finish`] gives the bytes.
 #[derive(Default)]
 struct BitWriter {
+    /// Whole words written, little-endian.
     bytes: Vec<u8>,
-    /// Bits used in the last byte (0 when it is full or there is none).
-    used: u32,
+    /// Bits not yet in `bytes`, from bit 0 up.
+    pending: u64,
+    /// How many: fewer than 64.
+    pending_bits: u32,
 }
 
 impl BitWriter {
     /// A writer that writes in `bytes`, an empty buffer.
     fn into(bytes: Vec<u8>) -> Self {
-        BitWriter { bytes, used: 0 }
+        BitWriter {
+            bytes,
+            ..BitWriter::default()
+        }
     }
 
     #[inline]
     fn put(&mut self, value: u64, bits: u8) {
-        if bits == 64 && self.used == 0 {
-            self.bytes.extend_from_slice(&value.to_le_bytes());
+        let value = value & mask(bits);
+        self.pending |= value << self.pending_bits;
+        let total = self.pending_bits + u32::from(bits);
+        if total < 64 {
+            self.pending_bits = total;
             return;
         }
-        let (mut value, mut left) = (value & mask(bits), u32::from(bits));
-        while left > 0 {
-            if self.used == 0 {
-                self.bytes.push(0);
-            }
-            let room = 8 - self.used;
-            let take = room.min(left);
-            let last = self.bytes.len() - 1;
-            self.bytes[last] |= ((value & ((1 << take) - 1)) as u8) << self.used;
-            value >>= take;
-            left -= take;
-            self.used = (self.used + take) % 8;
-        }
+        self.bytes.extend_from_slice(&self.pending.to_le_bytes());
+        // The bits of `value` that did not fit.
+        self.pending = value.checked_shr(64 - self.pending_bits).unwrap_or(0);
+        self.pending_bits = total - 64;
+    }
+
+    /// The bytes written, the last one padded with zeros.
+    fn finish(mut self) -> Vec<u8> {
+        let tail = self.pending_bits.div_ceil(8) as usize;
+        self.bytes
+            .extend_from_slice(&self.pending.to_le_bytes()[..tail]);
+        self.bytes
     }
 }
 
@@ -122,21 +130,19 @@ struct BitReader<'a> {
 impl BitReader<'_> {
     #[inline]
     fn get(&mut self, bits: u8) -> u64 {
-        if bits == 64 && self.bit.is_multiple_of(8) {
-            let start = self.bit / 8;
-            self.bit += 64;
-            return self
-                .bytes
-                .get(start..start + 8)
-                .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
-        }
         // Up to 64 bits span at most 9 bytes from any bit offset.
         let (start, shift) = (self.bit / 8, self.bit % 8);
-        let mut window = [0u8; 16];
-        let available = self.bytes.len().saturating_sub(start).min(9);
-        window[..available].copy_from_slice(&self.bytes[start..start + available]);
         self.bit += usize::from(bits);
-        ((u128::from_le_bytes(window) >> shift) as u64) & mask(bits)
+        let window = match self.bytes.get(start..start + 16) {
+            Some(whole) => u128::from_le_bytes(whole.try_into().unwrap_or_default()),
+            None => {
+                let mut window = [0u8; 16];
+                let available = self.bytes.len().saturating_sub(start).min(9);
+                window[..available].copy_from_slice(&self.bytes[start..start + available]);
+                u128::from_le_bytes(window)
+            }
+        };
+        ((window >> shift) as u64) & mask(bits)
     }
 }
 
@@ -207,8 +213,8 @@ impl<'t, T: Transport> Rep3<'t, T> {
     ) -> Result<(Vec<u8>, Vec<u8>), VmError> {
         let (prev, next) = (prev_of(self.party), next_of(self.party));
         let mut outgoing = vec![Vec::new(); PARTIES as usize];
-        outgoing[prev] = to_prev.bytes;
-        outgoing[next] = to_next.bytes;
+        outgoing[prev] = to_prev.finish();
+        outgoing[next] = to_next.finish();
         self.online_bytes.0 += outgoing.iter().map(|m| m.len() as u64).sum::<u64>();
         let mut incoming = self.transport.exchange(&outgoing)?;
         outgoing.into_iter().for_each(|m| self.transport.recycle(m));
@@ -927,8 +933,9 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         // Integers live in the whole ring: the masks above keep the low bits random and
         // the component sum right modulo 2^w, which is all an n-bit value needs.
         let mut outgoing = vec![Vec::new(); PARTIES as usize];
-        outgoing[prev_of(self.party)] = packed.bytes.clone();
-        outgoing[next_of(self.party)] = packed.bytes;
+        let packed = packed.finish();
+        outgoing[prev_of(self.party)] = packed.clone();
+        outgoing[next_of(self.party)] = packed;
         let incoming = self.transport.exchange(&outgoing)?;
         self.exchanges += 1;
         // Input sharing's messages are as large as a large round's: their buffers serve
@@ -1241,7 +1248,8 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                 .sum()
         };
         // Party p misses component p-1, which party p-1 holds first.
-        let mut to_next = BitWriter::into(self.transport.buffer(bits_for(next).div_ceil(8)));
+        let to_next_bytes = bits_for(next).div_ceil(8);
+        let mut to_next = BitWriter::into(self.transport.buffer(to_next_bytes));
         for &(w, bits) in openings
             .iter()
             .filter(|o| learns(o, next))
@@ -1250,7 +1258,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
             to_next.put(registers[w.index()][0], bits);
         }
         let expected = bits_for(me);
-        self.output_bytes_sent = to_next.bytes.len() as u64;
+        self.output_bytes_sent = to_next_bytes as u64;
         let (_, from_prev) = self.exchange(BitWriter::default(), to_next, 0, expected)?;
         let mut reader = BitReader {
             bytes: &from_prev,
@@ -1284,6 +1292,33 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any mix of widths: the bytes are those of writing one bit at a time, and read
+        /// back to the values.
+        #[test]
+        fn bit_packing_is_bit_by_bit_and_round_trips(
+            values in proptest::collection::vec((any::<u64>(), 1u8..=64), 0..40)
+        ) {
+            let mut writer = BitWriter::default();
+            let mut one_by_one = Vec::new();
+            for &(v, b) in &values {
+                writer.put(v, b);
+                one_by_one.extend((0..b).map(|i| (v >> i) & 1 == 1));
+            }
+            let bytes = writer.finish();
+            let expected: Vec<u8> = one_by_one
+                .chunks(8)
+                .map(|bits| bits.iter().rev().fold(0u8, |byte, &bit| (byte << 1) | u8::from(bit)))
+                .collect();
+            prop_assert_eq!(&bytes, &expected);
+            let mut reader = BitReader { bytes: &bytes, bit: 0 };
+            for &(v, b) in &values {
+                prop_assert_eq!(reader.get(b), v & mask(b));
+            }
+        }
+    }
 
     #[test]
     fn bit_packing_round_trips_mixed_widths() {
@@ -1299,9 +1334,12 @@ mod tests {
         let mut w = BitWriter::default();
         values.iter().for_each(|&(v, b)| w.put(v, b));
         let bits: usize = values.iter().map(|&(_, b)| usize::from(b)).sum();
-        assert_eq!(w.bytes.len(), bits.div_ceil(8), "no padding between values");
+        let bytes = w.finish();
+        assert_eq!(bytes.len(), bits.div_ceil(8), "no padding between values");
+        // The layout: least significant bit first, little-endian.
+        assert_eq!(bytes[..2], [0b1110_0001, 0b1011_1101]);
         let mut r = BitReader {
-            bytes: &w.bytes,
+            bytes: &bytes,
             bit: 0,
         };
         for &(v, b) in &values {

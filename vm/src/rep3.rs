@@ -290,6 +290,29 @@ impl<T: Transport> Rep3<'_, T> {
 
     /// A whole run (one gate or many) as one loop, its results from `registers[at]` on,
     /// for the common operations on secrets; `false` (nothing computed) for the others.
+    /// Computes the gates of `run` (of a section whose first gate computes wire `first`).
+    fn local_part(
+        &self,
+        gates: &[Gate],
+        run: &Run,
+        kinds: &[WireKind],
+        registers: &mut [Share],
+        first: usize,
+    ) {
+        let part = &gates[run.start..run.start + run.len];
+        let at = first + run.start;
+        if let (true, Gate::MulLocal(a, b)) = (run.sum_of_products, part[0]) {
+            registers[at + run.len - 1] = sum_of_products(a, b, run, registers);
+        } else if !self.local_run(&part[0], run, kinds, registers, at) {
+            for (wire, gate) in (at..).zip(part) {
+                let value = crate::exec::local_value(self, gate, kinds, &registers[..wire]);
+                if let Some(value) = value {
+                    registers[wire] = value;
+                }
+            }
+        }
+    }
+
     fn local_run(
         &self,
         first: &Gate,
@@ -764,6 +787,11 @@ fn unzip_pairs(x: u64, w: u8) -> (u64, u64) {
     (pext(x, EVEN_BITS), pext(x, EVEN_BITS << 1))
 }
 
+/// Lanes of runs in step computed at a time: a block of a few runs' registers (128 KiB
+/// each) fits in the core's cache. Measured on 10^5 comparisons: 2048 to 32768 lanes all
+/// help, 8192 a little more than the others.
+const LANE_BLOCK: usize = 8192;
+
 /// Words drawn from each keystream at a time for zero sharings: 16 KiB, which stays in
 /// the cache, where drawing a large round's whole keystream at once would not.
 const KEYSTREAM_BLOCK: usize = 1024;
@@ -1060,17 +1088,21 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         registers: &mut [Share],
         first: usize,
     ) {
-        for run in runs {
-            let part = &gates[run.start..run.start + run.len];
-            let at = first + run.start;
-            if let (true, Gate::MulLocal(a, b)) = (run.sum_of_products, part[0]) {
-                registers[at + run.len - 1] = sum_of_products(a, b, run, registers);
-            } else if !self.local_run(&part[0], run, kinds, registers, at) {
-                for (wire, gate) in (at..).zip(part) {
-                    let value = crate::exec::local_value(self, gate, kinds, &registers[..wire]);
-                    if let Some(value) = value {
-                        registers[wire] = value;
-                    }
+        let mut i = 0;
+        while i < runs.len() {
+            let in_step = runs[i..].iter().take_while(|r| r.in_step_with_next).count();
+            let stretch = &runs[i..=i + in_step];
+            i += stretch.len();
+            let lanes = stretch[0].len;
+            let block = if stretch.len() > 1 { LANE_BLOCK } else { lanes };
+            for from in (0..lanes).step_by(block) {
+                for run in stretch {
+                    let part = Run {
+                        start: run.start + from,
+                        len: block.min(lanes - from),
+                        ..*run
+                    };
+                    self.local_part(gates, &part, kinds, registers, first);
                 }
             }
         }
@@ -1292,7 +1324,43 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exec::{simulate, ProtocolKind};
     use proptest::prelude::*;
+
+    #[test]
+    fn runs_in_step_give_the_clear_protocol_s_results() {
+        // Comparisons go through rounds of runs in step, three runs of 3n lanes each: a
+        // whole block of lanes and a part of one.
+        let n: i64 = LANE_BLOCK as i64 / 2 + 5;
+        let text = format!(
+            "x = input(sint[{n}], party=0)\ny = input(sint[{n}], party=1)\noutput([x[i] < y[i] for i in range({n})], to=0)\n"
+        );
+        let program = mpc_compiler::compile_str("lt.mpc", &text, &Default::default())
+            .unwrap_or_else(|e| panic!("{}", e.render()))
+            .program;
+        let outline = program.outline();
+        let mut first_wire = 0;
+        let mut in_step = 0;
+        for round in &program.rounds {
+            let runs =
+                crate::runs::find_runs(&round.local, first_wire, &outline.kinds, &outline.reads);
+            in_step += runs.iter().filter(|r| r.in_step_with_next).count();
+            first_wire += round.local.len() + round.interactive.len();
+        }
+        assert!(in_step > 0, "the program exercises no runs in step");
+        // Values near each other and at the ends of the range.
+        let value = |i: i64, k: i64| match i % 4 {
+            0 => i64::MIN + i * k,
+            1 => i64::MAX - i * k,
+            _ => (i * k) % 1000 - 500,
+        };
+        let x: Vec<u64> = (0..n).map(|i| value(i, 7) as u64).collect();
+        let y: Vec<u64> = (0..n).map(|i| value(i, 13) as u64).collect();
+        let inputs = [x, y, Vec::new()];
+        let clear = simulate(&program, ProtocolKind::Clear, 3, &inputs).expect("clear run");
+        let rep3 = simulate(&program, ProtocolKind::Rep3, 3, &inputs).expect("rep3 run");
+        assert_eq!(rep3, clear);
+    }
 
     proptest! {
         /// Any mix of widths: the bytes are those of writing one bit at a time, and read

@@ -3,6 +3,11 @@
 //! 10^5 gates each; the VM finds them once, when it loads the program, and a protocol
 //! computes each with one tight loop instead of dispatching on every gate.
 //!
+//! Runs of as many gates, where gate `j` of each reads only gate `j` of the ones before
+//! it (or wires computed before them all), go *in step*: a protocol may compute them a
+//! block of lanes at a time, so that what one run writes is still in the cache when the
+//! next one reads it.
+//!
 //! A sum of products (an inner product, a row of a matrix product) is one run too: its
 //! local products and the tree of additions over them, when nothing else reads the
 //! products or the partial sums, so that one loop can add up the products without
@@ -28,7 +33,15 @@ pub struct Run {
     /// once, by one of these `Add`s, and by nothing else in the program, so a protocol
     /// may compute the last wire alone and leave the others unset.
     pub sum_of_products: bool,
+    /// Whether the next run goes in step with this one: it has as many gates, and each
+    /// of its operands either was computed before the stretch of runs in step that this
+    /// one belongs to, or is, for its gate `j`, gate `j` of a run of that stretch.
+    pub in_step_with_next: bool,
 }
+
+/// The fewest gates of runs worth computing in step: below this, a run's results stay
+/// in the cache anyway.
+const MIN_IN_STEP: usize = 4096;
 
 /// The operands of a gate as signed positions (unused ones are 0).
 fn positions(gate: &Gate) -> [i64; 2] {
@@ -78,7 +91,34 @@ fn publicity(gate: &Gate, kinds: &[WireKind]) -> [bool; 2] {
 /// says (as `Outline` gives them). A run of one gate is a gate that continues nothing.
 pub fn find_runs(gates: &[Gate], first_wire: usize, kinds: &[WireKind], reads: &[u8]) -> Vec<Run> {
     let runs = find_strided_runs(gates, first_wire, kinds);
-    merge_sums_of_products(runs, gates, first_wire, kinds, reads)
+    let mut runs = merge_sums_of_products(runs, gates, first_wire, kinds, reads);
+    mark_steps(&mut runs, gates, first_wire);
+    runs
+}
+
+/// Sets [`Run::in_step_with_next`].
+fn mark_steps(runs: &mut [Run], gates: &[Gate], first_wire: usize) {
+    let mut stretch = 0;
+    for i in 1..runs.len() {
+        let (before, run) = (&runs[stretch..i], &runs[i]);
+        let wire_of = |r: &Run| (first_wire + r.start) as i64;
+        let stretch_start = wire_of(&before[0]);
+        let lanes = run.len as i64;
+        let in_step = |(w, stride): (WireId, i64)| {
+            let (lo, hi) = (i64::from(w.0), i64::from(w.0) + stride * (lanes - 1));
+            lo.max(hi) < stretch_start
+                || stride == 1 && before.iter().any(|r| wire_of(r) == i64::from(w.0))
+        };
+        let alike = |r: &Run| r.len == run.len && r.len >= MIN_IN_STEP && !r.sum_of_products;
+        if alike(&runs[i - 1])
+            && alike(run)
+            && gates[run.start].operands().zip(run.strides).all(in_step)
+        {
+            runs[i - 1].in_step_with_next = true;
+        } else {
+            stretch = i;
+        }
+    }
 }
 
 /// The runs of one operation each.
@@ -119,6 +159,7 @@ fn find_strided_runs(gates: &[Gate], first_wire: usize, kinds: &[WireKind]) -> V
             len,
             strides,
             sum_of_products: false,
+            in_step_with_next: false,
         });
         start += len;
     }
@@ -361,5 +402,45 @@ mod tests {
         let sums: Vec<_> = runs.iter().filter(|r| r.sum_of_products).collect();
         assert_eq!(sums.len(), 1, "{runs:?}");
         assert_eq!(sums[0].len, 2 * n - 1);
+    }
+
+    /// Runs of `MIN_IN_STEP` additions from wire 0 on: the section starts at wire
+    /// `4 * MIN_IN_STEP` (wires below it hold inputs).
+    fn in_step(operands: &[(u32, u32)]) -> Vec<bool> {
+        let n = MIN_IN_STEP as u32;
+        let first = 4 * n;
+        let gates: Vec<Gate> = operands
+            .iter()
+            .flat_map(|&(a, b)| (0..n).map(move |j| Gate::Add(w(a + j), w(b + j))))
+            .collect();
+        let kinds = vec![SECRET; first as usize + gates.len()];
+        let reads = vec![1; kinds.len()];
+        let runs = find_runs(&gates, first as usize, &kinds, &reads);
+        assert_eq!(runs.len(), operands.len());
+        runs.iter().map(|r| r.in_step_with_next).collect()
+    }
+
+    #[test]
+    fn runs_that_read_the_same_lane_of_each_other_go_in_step() {
+        let n = MIN_IN_STEP as u32;
+        let (inputs, section) = (0, 4 * n);
+        // Run 1 reads lane j of run 0 and of the inputs; run 2 lane j of runs 0 and 1.
+        assert_eq!(
+            in_step(&[(inputs, n), (section, 2 * n), (section, section + n)]),
+            [true, true, false]
+        );
+        // Run 2 reads lane j + 1 of run 0 (lane 0 of run 1 at its end): the stretch
+        // ends before it, and run 3 goes in step with run 2.
+        assert_eq!(
+            in_step(&[
+                (inputs, n),
+                (section, inputs),
+                (section + 1, inputs),
+                (section + 2 * n, section)
+            ]),
+            [true, false, true, false]
+        );
+        // Run 1's lanes go from before the section into it.
+        assert_eq!(in_step(&[(inputs, n), (3 * n + 1, inputs)]), [false, false]);
     }
 }

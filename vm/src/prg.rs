@@ -33,7 +33,12 @@ impl Keystream {
     }
 
     /// The next 8 bytes of the stream, little-endian.
+    #[inline]
     pub fn next_u64(&mut self) -> u64 {
+        if let Some(word) = self.buffer.get(self.used..self.used + 8) {
+            self.used += 8;
+            return u64::from_le_bytes(word.try_into().unwrap_or_default());
+        }
         let mut word = [0u8; 8];
         self.fill_bytes(&mut word);
         u64::from_le_bytes(word)

@@ -288,8 +288,6 @@ impl<T: Transport> Rep3<'_, T> {
         self.key((j + r) % PARTIES).next_u64()
     }
 
-    /// A whole run (one gate or many) as one loop, its results from `registers[at]` on,
-    /// for the common operations on secrets; `false` (nothing computed) for the others.
     /// Computes the gates of `run` (of a section whose first gate computes wire `first`).
     fn local_part(
         &self,
@@ -313,6 +311,8 @@ impl<T: Transport> Rep3<'_, T> {
         }
     }
 
+    /// A whole run (one gate or many) as one loop, its results from `registers[at]` on,
+    /// for the common operations on secrets; `false` (nothing computed) for the others.
     fn local_run(
         &self,
         first: &Gate,

@@ -228,6 +228,23 @@ pub trait Protocol {
         out: &mut [Self::Share],
     ) -> Result<(), VmError>;
 
+    /// Computes the last round's batch, as [`Protocol::interactive`] does, and may open
+    /// `openings` (as [`Protocol::open_outputs`] would after it) in the same exchange, a
+    /// round trip fewer: returns the opened outputs if it did, `None` if the executor
+    /// must still call [`Protocol::open_outputs`]. The default only computes the batch.
+    fn last_interactive(
+        &mut self,
+        gates: &[Gate],
+        registers: &[Self::Share],
+        kinds: &[WireKind],
+        out: &mut [Self::Share],
+        openings: &[OutputOpening<'_>],
+    ) -> Result<Option<RawOutputs>, VmError> {
+        let _ = openings;
+        self.interactive(gates, registers, kinds, out)
+            .map(|()| None)
+    }
+
     /// Opens the outputs after the last round, each to the parties it names, in one
     /// exchange; `registers` holds every wire, whose domains `kinds` gives. Returns, per
     /// opening, the values of its secret elements if this party learns them.
@@ -397,38 +414,6 @@ pub fn execute_rounds<'a, P: Protocol>(
     stats.input_s = started.elapsed().as_secs_f64();
     let online = std::time::Instant::now();
 
-    for index in 0..total {
-        let ready = next.take().ok_or_else(|| {
-            protocol_bug(
-                protocol,
-                &format!("the program's rounds ended after {index} of {total}"),
-            )
-        })?;
-        if index > 0 {
-            place(index, &ready, &mut registers);
-        }
-        let (round, first) = (&*ready.round, ready.first_wire);
-        protocol.local_section(&round.local, &ready.runs, kinds, &mut registers, first);
-        let wire = first + round.local.len();
-        if !round.interactive.is_empty() {
-            let (before, rest) = registers.split_at_mut(wire);
-            let batch = &mut rest[..round.interactive.len()];
-            protocol
-                .interactive(&round.interactive, before, kinds, batch)
-                .map_err(|e| during(&format!("round {} of {total}", index + 1))(e))?;
-        }
-        drop(ready);
-        on_round(index + 1);
-        next = rounds.next().transpose()?;
-    }
-    if next.is_some() {
-        return Err(protocol_bug(
-            protocol,
-            "the program has more rounds than it says",
-        ));
-    }
-
-    let opening = std::time::Instant::now();
     let outputs = &header.outputs;
     let openings: Vec<_> = outputs
         .iter()
@@ -449,9 +434,51 @@ pub fn execute_rounds<'a, P: Protocol>(
             }
         })
         .collect();
-    let opened = protocol
-        .open_outputs(&openings, &registers, kinds)
-        .map_err(during("output opening"))?;
+    let mut opened_early = None;
+    for index in 0..total {
+        let ready = next.take().ok_or_else(|| {
+            protocol_bug(
+                protocol,
+                &format!("the program's rounds ended after {index} of {total}"),
+            )
+        })?;
+        if index > 0 {
+            place(index, &ready, &mut registers);
+        }
+        let (round, first) = (&*ready.round, ready.first_wire);
+        protocol.local_section(&round.local, &ready.runs, kinds, &mut registers, first);
+        let wire = first + round.local.len();
+        if !round.interactive.is_empty() {
+            let (before, rest) = registers.split_at_mut(wire);
+            let batch = &mut rest[..round.interactive.len()];
+            let gates = &round.interactive;
+            let result = if index + 1 == total {
+                protocol
+                    .last_interactive(gates, before, kinds, batch, &openings)
+                    .map(|opened| opened_early = opened)
+            } else {
+                protocol.interactive(gates, before, kinds, batch)
+            };
+            result.map_err(|e| during(&format!("round {} of {total}", index + 1))(e))?;
+        }
+        drop(ready);
+        on_round(index + 1);
+        next = rounds.next().transpose()?;
+    }
+    if next.is_some() {
+        return Err(protocol_bug(
+            protocol,
+            "the program has more rounds than it says",
+        ));
+    }
+
+    let opening = std::time::Instant::now();
+    let opened = match opened_early {
+        Some(opened) => opened,
+        None => protocol
+            .open_outputs(&openings, &registers, kinds)
+            .map_err(during("output opening"))?,
+    };
     stats.output_s = opening.elapsed().as_secs_f64();
     stats.online_s = online.elapsed().as_secs_f64();
     if opened.len() != outputs.len() {
@@ -760,7 +787,8 @@ pub struct RunStats {
     pub input_s: f64,
     /// Seconds from the first round after input sharing to the last opened output.
     pub online_s: f64,
-    /// Seconds spent opening the outputs (the end of the online phase).
+    /// Seconds spent opening the outputs (the end of the online phase), after the last
+    /// round: none when the protocol opened them with it.
     pub output_s: f64,
     /// Exchanges with the other parties (rounds that sent messages).
     pub rounds: u64,

@@ -25,7 +25,10 @@
 //!
 //! Costs: a multiplication or AND sends one ring element (one word) to the previous
 //! party; an opening sends one component to the next party; input sharing sends one
-//! value to each peer per input element. Each round is one message per peer.
+//! value to each peer per input element. Each round is one message per peer. The
+//! outputs' components travel with the last round's messages when each is known before
+//! they arrive (a wire from before the round, or the share `z` of one of its products),
+//! which saves the opening's round trip; otherwise they take an exchange of their own.
 //!
 //! Three gates combine a word only party 0 knows (`a0 + a1`) or a bit share with a word
 //! the other two know, in one round, by oblivious transfer with the third party as the
@@ -234,6 +237,177 @@ impl<'t, T: Transport> Rep3<'t, T> {
             std::mem::take(&mut incoming[next]),
             std::mem::take(&mut incoming[prev]),
         ))
+    }
+
+    /// Computes a round's batch (see [`Protocol::interactive`]). With `openings`, each
+    /// party also sends the next one the shares of the outputs that party learns (which
+    /// [`Protocol::last_interactive`] checked are known before the exchange) and returns
+    /// the outputs it learns.
+    fn round(
+        &mut self,
+        gates: &[Gate],
+        registers: &[Share],
+        kinds: &[WireKind],
+        out: &mut [Share],
+        openings: &[OutputOpening<'_>],
+    ) -> Result<RawOutputs, VmError> {
+        // A round's products fill at most a word each.
+        let mut to_prev = BitWriter::into(self.transport.buffer(gates.len() * 8));
+        let mut to_next = BitWriter::into(self.transport.buffer(0));
+        let (mut product_bits, mut open_bits) = (0usize, 0usize);
+        // The party in role 0 shares the sums of components 0 and 1 it alone knows
+        // (`PairA2B`): the third Boolean component, which both peers need, after
+        // everything else.
+        let mut pair_shares: Vec<(u64, u8)> = Vec::new();
+        let (mut pairs_from_next, mut pairs_from_prev) = (0usize, 0usize);
+        let mut transfers = false;
+        let fresh = gates
+            .iter()
+            .filter(|g| matches!(g, Gate::Mul(..) | Gate::Reshare(_) | Gate::And(..)))
+            .count();
+        let party = self.party;
+        let mut streams = Keystreams::new(&mut self.mine, &mut self.next, fresh);
+        for (gate, slot) in gates.iter().zip(out.iter_mut()) {
+            match *gate {
+                Gate::Mul(a, b) => {
+                    let (x, y) = (registers[a.index()], registers[b.index()]);
+                    let z = x[0]
+                        .wrapping_mul(y[0])
+                        .wrapping_add(x[0].wrapping_mul(y[1]))
+                        .wrapping_add(x[1].wrapping_mul(y[0]))
+                        .wrapping_add(zero_arith(streams.pair()));
+                    slot[0] = z;
+                    to_prev.put(z, 64);
+                    product_bits += 64;
+                }
+                Gate::Reshare(a) => {
+                    let z = registers[a.index()][0].wrapping_add(zero_arith(streams.pair()));
+                    slot[0] = z;
+                    to_prev.put(z, 64);
+                    product_bits += 64;
+                }
+                Gate::And(a, b, w) => {
+                    let (x, y) = (registers[a.index()], registers[b.index()]);
+                    let (r, t) = streams.pair();
+                    let z = ((x[0] & y[0]) ^ (x[0] & y[1]) ^ (x[1] & y[0]) ^ r ^ t) & mask(w);
+                    slot[0] = z;
+                    to_prev.put(z, w);
+                    product_bits += usize::from(w);
+                }
+                Gate::Open(a) => {
+                    to_next.put(registers[a.index()][0], 64);
+                    open_bits += 64;
+                }
+                Gate::PairA2B(a, w) => {
+                    let m = mask(w);
+                    // Components 0 and 1 of the Boolean sharing come from the streams of
+                    // k_0 (roles 0 and 2) and k_1 (roles 0 and 1).
+                    let (mine, next) = streams.direct();
+                    *slot = match roles(party, gate, kinds).1 {
+                        0 => {
+                            let x = registers[a.index()];
+                            let (b0, b1) = (mine.next_u64() & m, next.next_u64() & m);
+                            pair_shares.push(((x[0].wrapping_add(x[1]) & m) ^ b0 ^ b1, w));
+                            [b0, b1]
+                        }
+                        1 => {
+                            pairs_from_prev += usize::from(w);
+                            [mine.next_u64() & m, 0]
+                        }
+                        _ => {
+                            pairs_from_next += usize::from(w);
+                            [0, next.next_u64() & m]
+                        }
+                    };
+                }
+                Gate::PairAnd(..) | Gate::PairEq(..) | Gate::MulBit(..) => transfers = true,
+                _ => {
+                    return Err(VmError::Protocol {
+                        protocol: "rep3",
+                        reason: format!("`{}` is not a rep3 operation", gate.mnemonic()),
+                    })
+                }
+            }
+        }
+        for &(value, w) in &pair_shares {
+            to_prev.put(value, w);
+            to_next.put(value, w);
+        }
+        let (transfers_from_next, transfers_from_prev) = if transfers {
+            self.send_transfers(gates, registers, kinds, out, &mut to_prev, &mut to_next)
+        } else {
+            (0, 0)
+        };
+        // The outputs' shares go last: component 0 of a product of the batch is its `z`.
+        let round_bits = open_bits + pairs_from_prev + transfers_from_prev;
+        let (me, next) = (self.party, next_of(self.party) as u32);
+        let early = |w: WireId| share_of(registers, out, w);
+        self.output_bytes_sent += send_output_shares(openings, next, early, &mut to_next);
+        let (from_next, from_prev) = self.exchange(
+            to_prev,
+            to_next,
+            product_bits + pairs_from_next + transfers_from_next,
+            round_bits + output_bits(openings, me),
+        )?;
+        let mut products = BitReader {
+            bytes: &from_next,
+            bit: 0,
+        };
+        let mut opened = BitReader {
+            bytes: &from_prev,
+            bit: 0,
+        };
+        // Role 0 is the previous party of role 1 and the next one of role 2.
+        let mut pairs_prev = BitReader {
+            bytes: &from_prev,
+            bit: open_bits,
+        };
+        let mut pairs_next = BitReader {
+            bytes: &from_next,
+            bit: product_bits,
+        };
+        for (gate, slot) in gates.iter().zip(out.iter_mut()) {
+            match *gate {
+                Gate::Open(a) => {
+                    let x = registers[a.index()];
+                    let missing = opened.get(64);
+                    let value = if kinds[a.index()] == WireKind::Bool {
+                        x[0] ^ x[1] ^ missing
+                    } else {
+                        x[0].wrapping_add(x[1]).wrapping_add(missing)
+                    };
+                    *slot = Self::hold_public(value);
+                }
+                Gate::PairA2B(_, w) => match roles(self.party, gate, kinds).1 {
+                    1 => slot[1] = pairs_prev.get(w),
+                    2 => slot[0] = pairs_next.get(w),
+                    _ => {}
+                },
+                Gate::And(_, _, w) => slot[1] = products.get(w),
+                Gate::Mul(..) | Gate::Reshare(_) => slot[1] = products.get(64),
+                _ => {}
+            }
+        }
+        if transfers {
+            let mut from_next = BitReader {
+                bytes: &from_next,
+                bit: product_bits + pairs_from_next,
+            };
+            let mut from_prev = BitReader {
+                bytes: &from_prev,
+                bit: open_bits + pairs_from_prev,
+            };
+            self.receive_transfers(gates, registers, kinds, out, &mut from_next, &mut from_prev);
+        }
+        let mut output_shares = BitReader {
+            bytes: &from_prev,
+            bit: round_bits,
+        };
+        let shares = |w: WireId| share_of(registers, out, w);
+        let opened = open_with(openings, me, shares, kinds, &mut output_shares);
+        self.transport.recycle(from_next);
+        self.transport.recycle(from_prev);
+        Ok(opened)
     }
 
     /// `s` plus the public `c` in component 0 (held by parties 0 and 2).
@@ -1115,152 +1289,32 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         kinds: &[WireKind],
         out: &mut [Share],
     ) -> Result<(), VmError> {
-        // A round's products fill at most a word each.
-        let mut to_prev = BitWriter::into(self.transport.buffer(gates.len() * 8));
-        let mut to_next = BitWriter::into(self.transport.buffer(0));
-        let (mut product_bits, mut open_bits) = (0usize, 0usize);
-        // The party in role 0 shares the sums of components 0 and 1 it alone knows
-        // (`PairA2B`): the third Boolean component, which both peers need, after
-        // everything else.
-        let mut pair_shares: Vec<(u64, u8)> = Vec::new();
-        let (mut pairs_from_next, mut pairs_from_prev) = (0usize, 0usize);
-        let mut transfers = false;
-        let fresh = gates
-            .iter()
-            .filter(|g| matches!(g, Gate::Mul(..) | Gate::Reshare(_) | Gate::And(..)))
-            .count();
-        let party = self.party;
-        let mut streams = Keystreams::new(&mut self.mine, &mut self.next, fresh);
-        for (gate, slot) in gates.iter().zip(out.iter_mut()) {
-            match *gate {
-                Gate::Mul(a, b) => {
-                    let (x, y) = (registers[a.index()], registers[b.index()]);
-                    let z = x[0]
-                        .wrapping_mul(y[0])
-                        .wrapping_add(x[0].wrapping_mul(y[1]))
-                        .wrapping_add(x[1].wrapping_mul(y[0]))
-                        .wrapping_add(zero_arith(streams.pair()));
-                    slot[0] = z;
-                    to_prev.put(z, 64);
-                    product_bits += 64;
-                }
-                Gate::Reshare(a) => {
-                    let z = registers[a.index()][0].wrapping_add(zero_arith(streams.pair()));
-                    slot[0] = z;
-                    to_prev.put(z, 64);
-                    product_bits += 64;
-                }
-                Gate::And(a, b, w) => {
-                    let (x, y) = (registers[a.index()], registers[b.index()]);
-                    let (r, t) = streams.pair();
-                    let z = ((x[0] & y[0]) ^ (x[0] & y[1]) ^ (x[1] & y[0]) ^ r ^ t) & mask(w);
-                    slot[0] = z;
-                    to_prev.put(z, w);
-                    product_bits += usize::from(w);
-                }
-                Gate::Open(a) => {
-                    to_next.put(registers[a.index()][0], 64);
-                    open_bits += 64;
-                }
-                Gate::PairA2B(a, w) => {
-                    let m = mask(w);
-                    // Components 0 and 1 of the Boolean sharing come from the streams of
-                    // k_0 (roles 0 and 2) and k_1 (roles 0 and 1).
-                    let (mine, next) = streams.direct();
-                    *slot = match roles(party, gate, kinds).1 {
-                        0 => {
-                            let x = registers[a.index()];
-                            let (b0, b1) = (mine.next_u64() & m, next.next_u64() & m);
-                            pair_shares.push(((x[0].wrapping_add(x[1]) & m) ^ b0 ^ b1, w));
-                            [b0, b1]
-                        }
-                        1 => {
-                            pairs_from_prev += usize::from(w);
-                            [mine.next_u64() & m, 0]
-                        }
-                        _ => {
-                            pairs_from_next += usize::from(w);
-                            [0, next.next_u64() & m]
-                        }
-                    };
-                }
-                Gate::PairAnd(..) | Gate::PairEq(..) | Gate::MulBit(..) => transfers = true,
-                _ => {
-                    return Err(VmError::Protocol {
-                        protocol: "rep3",
-                        reason: format!("`{}` is not a rep3 operation", gate.mnemonic()),
-                    })
-                }
-            }
+        self.round(gates, registers, kinds, out, &[]).map(drop)
+    }
+
+    /// Opens the outputs with the last round's messages when every share that party
+    /// `p - 1` sends party `p` is known before the messages arrive: component 0 of a wire
+    /// computed before the batch, or of a product or AND in it (its share `z`).
+    fn last_interactive(
+        &mut self,
+        gates: &[Gate],
+        registers: &[Share],
+        kinds: &[WireKind],
+        out: &mut [Share],
+        openings: &[OutputOpening<'_>],
+    ) -> Result<Option<RawOutputs>, VmError> {
+        let known_early = |w: WireId| match gates.get(w.index().wrapping_sub(registers.len())) {
+            _ if w.index() < registers.len() => true,
+            Some(gate) => matches!(gate, Gate::Mul(..) | Gate::Reshare(_) | Gate::And(..)),
+            None => false,
+        };
+        let secrets = || openings.iter().flat_map(|o| &o.secrets);
+        if secrets().next().is_none() || !secrets().all(|&(w, _)| known_early(w)) {
+            return self
+                .interactive(gates, registers, kinds, out)
+                .map(|()| None);
         }
-        for &(value, w) in &pair_shares {
-            to_prev.put(value, w);
-            to_next.put(value, w);
-        }
-        let (transfers_from_next, transfers_from_prev) = if transfers {
-            self.send_transfers(gates, registers, kinds, out, &mut to_prev, &mut to_next)
-        } else {
-            (0, 0)
-        };
-        let (from_next, from_prev) = self.exchange(
-            to_prev,
-            to_next,
-            product_bits + pairs_from_next + transfers_from_next,
-            open_bits + pairs_from_prev + transfers_from_prev,
-        )?;
-        let mut products = BitReader {
-            bytes: &from_next,
-            bit: 0,
-        };
-        let mut opened = BitReader {
-            bytes: &from_prev,
-            bit: 0,
-        };
-        // Role 0 is the previous party of role 1 and the next one of role 2.
-        let mut pairs_prev = BitReader {
-            bytes: &from_prev,
-            bit: open_bits,
-        };
-        let mut pairs_next = BitReader {
-            bytes: &from_next,
-            bit: product_bits,
-        };
-        for (gate, slot) in gates.iter().zip(out.iter_mut()) {
-            match *gate {
-                Gate::Open(a) => {
-                    let x = registers[a.index()];
-                    let missing = opened.get(64);
-                    let value = if kinds[a.index()] == WireKind::Bool {
-                        x[0] ^ x[1] ^ missing
-                    } else {
-                        x[0].wrapping_add(x[1]).wrapping_add(missing)
-                    };
-                    *slot = Self::hold_public(value);
-                }
-                Gate::PairA2B(_, w) => match roles(self.party, gate, kinds).1 {
-                    1 => slot[1] = pairs_prev.get(w),
-                    2 => slot[0] = pairs_next.get(w),
-                    _ => {}
-                },
-                Gate::And(_, _, w) => slot[1] = products.get(w),
-                Gate::Mul(..) | Gate::Reshare(_) => slot[1] = products.get(64),
-                _ => {}
-            }
-        }
-        if transfers {
-            let mut from_next = BitReader {
-                bytes: &from_next,
-                bit: product_bits + pairs_from_next,
-            };
-            let mut from_prev = BitReader {
-                bytes: &from_prev,
-                bit: open_bits + pairs_from_prev,
-            };
-            self.receive_transfers(gates, registers, kinds, out, &mut from_next, &mut from_prev);
-        }
-        self.transport.recycle(from_next);
-        self.transport.recycle(from_prev);
-        Ok(())
+        self.round(gates, registers, kinds, out, openings).map(Some)
     }
 
     fn open_outputs(
@@ -1270,54 +1324,92 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         kinds: &[WireKind],
     ) -> Result<RawOutputs, VmError> {
         let (me, next) = (self.party, next_of(self.party) as u32);
-        let learns = |o: &OutputOpening<'_>, p: u32| o.to.is_empty() || o.to.contains(&p);
-        let bits_for = |p: u32| -> usize {
-            openings
-                .iter()
-                .filter(|o| learns(o, p))
-                .flat_map(|o| &o.secrets)
-                .map(|&(_, bits)| usize::from(bits))
-                .sum()
-        };
-        // Party p misses component p-1, which party p-1 holds first.
-        let to_next_bytes = bits_for(next).div_ceil(8);
-        let mut to_next = BitWriter::into(self.transport.buffer(to_next_bytes));
-        for &(w, bits) in openings
-            .iter()
-            .filter(|o| learns(o, next))
-            .flat_map(|o| &o.secrets)
-        {
-            to_next.put(registers[w.index()][0], bits);
-        }
-        let expected = bits_for(me);
-        self.output_bytes_sent = to_next_bytes as u64;
+        let share = |w: WireId| registers[w.index()];
+        let bytes = output_bits(openings, next).div_ceil(8);
+        let mut to_next = BitWriter::into(self.transport.buffer(bytes));
+        self.output_bytes_sent = send_output_shares(openings, next, share, &mut to_next);
+        let expected = output_bits(openings, me);
         let (_, from_prev) = self.exchange(BitWriter::default(), to_next, 0, expected)?;
         let mut reader = BitReader {
             bytes: &from_prev,
             bit: 0,
         };
-
-        let opened = openings
-            .iter()
-            .map(|o| {
-                learns(o, me).then(|| {
-                    o.secrets
-                        .iter()
-                        .map(|&(w, bits)| {
-                            let (s, m) = (registers[w.index()], reader.get(bits));
-                            let value = if kinds[w.index()] == WireKind::Bool {
-                                s[0] ^ s[1] ^ m
-                            } else {
-                                s[0].wrapping_add(s[1]).wrapping_add(m)
-                            };
-                            value & mask(bits)
-                        })
-                        .collect()
-                })
-            })
-            .collect();
+        let opened = open_with(openings, me, share, kinds, &mut reader);
         self.transport.recycle(from_prev);
         Ok(opened)
+    }
+}
+
+/// Whether party `p` learns the output of `opening`.
+fn learns(opening: &OutputOpening<'_>, p: u32) -> bool {
+    opening.to.is_empty() || opening.to.contains(&p)
+}
+
+/// The bits of the shares that party `p` receives to open `openings`.
+fn output_bits(openings: &[OutputOpening<'_>], p: u32) -> usize {
+    openings
+        .iter()
+        .filter(|o| learns(o, p))
+        .flat_map(|o| &o.secrets)
+        .map(|&(_, bits)| usize::from(bits))
+        .sum()
+}
+
+/// Writes, for the outputs the next party learns, component 0 of each secret (as
+/// `share` gives this party's shares): party `p` misses component `p - 1`, which party
+/// `p - 1` holds first. Returns the bytes they take.
+fn send_output_shares(
+    openings: &[OutputOpening<'_>],
+    next: u32,
+    share: impl Fn(WireId) -> Share,
+    to_next: &mut BitWriter,
+) -> u64 {
+    let secrets = openings
+        .iter()
+        .filter(|o| learns(o, next))
+        .flat_map(|o| &o.secrets);
+    for &(w, bits) in secrets {
+        to_next.put(share(w)[0], bits);
+    }
+    output_bits(openings, next).div_ceil(8) as u64
+}
+
+/// The outputs party `me` learns, from its shares and the missing components `reader`
+/// reads.
+fn open_with(
+    openings: &[OutputOpening<'_>],
+    me: u32,
+    share: impl Fn(WireId) -> Share,
+    kinds: &[WireKind],
+    reader: &mut BitReader,
+) -> RawOutputs {
+    openings
+        .iter()
+        .map(|o| {
+            learns(o, me).then(|| {
+                o.secrets
+                    .iter()
+                    .map(|&(w, bits)| {
+                        let (s, m) = (share(w), reader.get(bits));
+                        let value = if kinds[w.index()] == WireKind::Bool {
+                            s[0] ^ s[1] ^ m
+                        } else {
+                            s[0].wrapping_add(s[1]).wrapping_add(m)
+                        };
+                        value & mask(bits)
+                    })
+                    .collect()
+            })
+        })
+        .collect()
+}
+
+/// This party's shares of wire `w`, from `registers` (every wire before a batch) or the
+/// batch's results `out`.
+fn share_of(registers: &[Share], out: &[Share], w: WireId) -> Share {
+    match w.index().checked_sub(registers.len()) {
+        Some(k) => out[k],
+        None => registers[w.index()],
     }
 }
 
@@ -1326,6 +1418,63 @@ mod tests {
     use super::*;
     use crate::exec::{simulate, ProtocolKind};
     use proptest::prelude::*;
+
+    /// What each of three rep3 parties learns running `text` on `inputs`, the exchanges
+    /// each made, and the exchanges a separate opening would take.
+    fn exchanges_of(text: &str, inputs: &[Vec<u64>; 3]) -> (Vec<RawOutputs>, Vec<u64>, u64) {
+        let program = mpc_compiler::compile_str("t.mpc", text, &Default::default())
+            .unwrap_or_else(|e| panic!("{}", e.render()))
+            .program;
+        let mesh = crate::net::local::local_mesh(3);
+        let runs: Vec<(RawOutputs, u64)> = std::thread::scope(|scope| {
+            let parties: Vec<_> = mesh
+                .into_iter()
+                .zip(inputs)
+                .map(|(mut transport, mine)| {
+                    let program = &program;
+                    scope.spawn(move || {
+                        let run = crate::exec::run_party(
+                            program,
+                            ProtocolKind::Rep3,
+                            &mut transport,
+                            mine,
+                        );
+                        let (raw, stats) = run.expect("runs");
+                        (raw, stats.rounds)
+                    })
+                })
+                .collect();
+            parties
+                .into_iter()
+                .map(|p| p.join().expect("no panic"))
+                .collect()
+        });
+        let batches = program
+            .rounds
+            .iter()
+            .filter(|r| !r.interactive.is_empty())
+            .count();
+        // Keys, inputs, the synchronizing exchange, the batches and the opening.
+        let separate = 3 + batches as u64 + 1;
+        let (outputs, exchanges) = runs.into_iter().unzip();
+        (outputs, exchanges, separate)
+    }
+
+    #[test]
+    fn outputs_known_before_the_last_exchange_are_opened_with_it() {
+        let inputs = [vec![3], vec![5], vec![]];
+        // Each party's share `z` of the product is known before the product's exchange.
+        let product = "x = input(sint, party=0)\ny = input(sint, party=1)\noutput(x * y)\n";
+        let (outputs, exchanges, separate) = exchanges_of(product, &inputs);
+        assert_eq!(outputs, vec![vec![Some(vec![15])]; 3]);
+        assert_eq!(exchanges, vec![separate - 1; 3]);
+        // A comparison ends with local gates after its last AND: a separate opening, to
+        // party 2 only.
+        let less = "x = input(sint, party=0)\ny = input(sint, party=1)\noutput(x < y, to=2)\n";
+        let (outputs, exchanges, separate) = exchanges_of(less, &inputs);
+        assert_eq!(outputs, vec![vec![None], vec![None], vec![Some(vec![1])]]);
+        assert_eq!(exchanges, vec![separate; 3]);
+    }
 
     #[test]
     fn runs_in_step_give_the_clear_protocol_s_results() {

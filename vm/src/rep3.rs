@@ -1304,10 +1304,12 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         out: &mut [Share],
         openings: &[OutputOpening<'_>],
     ) -> Result<Option<RawOutputs>, VmError> {
-        let known_early = |w: WireId| match gates.get(w.index().wrapping_sub(registers.len())) {
-            _ if w.index() < registers.len() => true,
-            Some(gate) => matches!(gate, Gate::Mul(..) | Gate::Reshare(_) | Gate::And(..)),
-            None => false,
+        let known_early = |w: WireId| match w.index().checked_sub(registers.len()) {
+            None => true,
+            Some(k) => matches!(
+                gates.get(k),
+                Some(Gate::Mul(..) | Gate::Reshare(_) | Gate::And(..))
+            ),
         };
         let secrets = || openings.iter().flat_map(|o| &o.secrets);
         let bits: usize = (0..PARTIES).map(|p| output_bits(openings, p)).sum();
@@ -1378,10 +1380,12 @@ fn send_output_shares(
         .iter()
         .filter(|o| learns(o, next))
         .flat_map(|o| &o.secrets);
+    let mut written = 0;
     for &(w, bits) in secrets {
         to_next.put(share(w)[0], bits);
+        written += u64::from(bits);
     }
-    output_bits(openings, next).div_ceil(8) as u64
+    written.div_ceil(8)
 }
 
 /// The outputs party `me` learns, from its shares and the missing components `reader`

@@ -231,7 +231,9 @@ pub trait Protocol {
     /// Computes the last round's batch, as [`Protocol::interactive`] does, and may open
     /// `openings` (as [`Protocol::open_outputs`] would after it) in the same exchange, a
     /// round trip fewer: returns the opened outputs if it did, `None` if the executor
-    /// must still call [`Protocol::open_outputs`]. The default only computes the batch.
+    /// must still call [`Protocol::open_outputs`]. When it opened them, the registers of
+    /// the batch's secret wires may hold something else than their shares: nothing reads
+    /// them after the last round. The default only computes the batch.
     fn last_interactive(
         &mut self,
         gates: &[Gate],
@@ -382,6 +384,27 @@ pub fn execute_rounds<'a, P: Protocol>(
     // (`vec![x; n]` would only reserve zeroed pages; `resize` writes them.)
     let mut registers: Vec<P::Share> = Vec::with_capacity(kinds.len());
     registers.resize(kinds.len(), P::Share::default());
+    // What to open is known from the program: worked out before the clock starts.
+    let outputs = &header.outputs;
+    let openings: Vec<_> = outputs
+        .iter()
+        .map(|out| {
+            // `Program::validate` checked that the type has one scalar per wire.
+            let mut secrets = Vec::with_capacity(out.wires.len());
+            let mut wires = out.wires.iter();
+            out.ty.for_each_scalar(&mut |scalar| {
+                if let Some(&w) = wires.next() {
+                    if !kinds[w.index()].is_public() {
+                        secrets.push((w, scalar.bits()));
+                    }
+                }
+            });
+            OutputOpening {
+                to: &out.to,
+                secrets,
+            }
+        })
+        .collect();
     let started = std::time::Instant::now();
     let inputs = protocol
         .share_inputs(layout, my_inputs)
@@ -414,26 +437,6 @@ pub fn execute_rounds<'a, P: Protocol>(
     stats.input_s = started.elapsed().as_secs_f64();
     let online = std::time::Instant::now();
 
-    let outputs = &header.outputs;
-    let openings: Vec<_> = outputs
-        .iter()
-        .map(|out| {
-            // `Program::validate` checked that the type has one scalar per wire.
-            let mut secrets = Vec::with_capacity(out.wires.len());
-            let mut wires = out.wires.iter();
-            out.ty.for_each_scalar(&mut |scalar| {
-                if let Some(&w) = wires.next() {
-                    if !kinds[w.index()].is_public() {
-                        secrets.push((w, scalar.bits()));
-                    }
-                }
-            });
-            OutputOpening {
-                to: &out.to,
-                secrets,
-            }
-        })
-        .collect();
     let mut opened_early = None;
     for index in 0..total {
         let ready = next.take().ok_or_else(|| {

@@ -29,6 +29,10 @@
 //! outputs' components travel with the last round's messages when each is known before
 //! they arrive (a wire from before the round, or the share `z` of one of its products),
 //! which saves the opening's round trip; otherwise they take an exchange of their own.
+//! A product of that last round is then opened rather than reshared: its `z_i` go only
+//! to the parties that learn it (nothing reads it after the round). This is safe because
+//! the zero-sharing makes `(z_0, z_1, z_2)` a fresh random additive sharing of the
+//! product, so a party that sees all three learns the product and nothing else.
 //!
 //! Three gates combine a word only party 0 knows (`a0 + a1`) or a bit share with a word
 //! the other two know, in one round, by oblivious transfer with the third party as the
@@ -251,10 +255,26 @@ impl<'t, T: Transport> Rep3<'t, T> {
         out: &mut [Share],
         openings: &[OutputOpening<'_>],
     ) -> Result<RawOutputs, VmError> {
+        let (me, prev, next) = (self.party, prev_of(self.party), next_of(self.party));
+        // With the outputs opened in this exchange, nothing else reads the batch, so a
+        // product is opened as it is computed rather than reshared: its share `z` goes to
+        // each peer that learns it (to the next one with the openings), and a party that
+        // learns it gets the other two and keeps their sum as component 1.
+        let learners = batch_learners(openings, registers.len(), gates.len());
+        let early = !learners.is_empty();
         // A round's products fill at most a word each.
         let mut to_prev = BitWriter::into(self.transport.buffer(gates.len() * 8));
-        let mut to_next = BitWriter::into(self.transport.buffer(0));
-        let (mut product_bits, mut open_bits) = (0usize, 0usize);
+        let to_next_bytes = if early { gates.len() * 8 } else { 0 };
+        let mut to_next = BitWriter::into(self.transport.buffer(to_next_bytes));
+        let learns = |k: usize, p: usize| learners.get(k).is_some_and(|l| l & 1 << p != 0);
+        let to_prev_of = |k: usize| !early || learns(k, prev);
+        let from_next_of = |k: usize| !early || learns(k, me as usize);
+        // Bits of products expected from the next party, and of openings (of `Open`
+        // gates, then of products opened early) from the previous one.
+        let (mut products_expected, mut open_bits) = (0usize, 0usize);
+        // Bits of products opened to the next party.
+        let mut early_output_bits = 0u64;
+        let batch = registers.len();
         // The party in role 0 shares the sums of components 0 and 1 it alone knows
         // (`PairA2B`): the third Boolean component, which both peers need, after
         // everything else.
@@ -267,7 +287,12 @@ impl<'t, T: Transport> Rep3<'t, T> {
             .count();
         let party = self.party;
         let mut streams = Keystreams::new(&mut self.mine, &mut self.next, fresh);
-        for (gate, slot) in gates.iter().zip(out.iter_mut()) {
+        for (k, (gate, slot)) in gates.iter().zip(out.iter_mut()).enumerate() {
+            let product_width = match *gate {
+                Gate::Mul(..) | Gate::Reshare(_) => 64,
+                Gate::And(_, _, w) => w,
+                _ => 0,
+            };
             match *gate {
                 Gate::Mul(a, b) => {
                     let (x, y) = (registers[a.index()], registers[b.index()]);
@@ -277,22 +302,14 @@ impl<'t, T: Transport> Rep3<'t, T> {
                         .wrapping_add(x[1].wrapping_mul(y[0]))
                         .wrapping_add(zero_arith(streams.pair()));
                     slot[0] = z;
-                    to_prev.put(z, 64);
-                    product_bits += 64;
                 }
                 Gate::Reshare(a) => {
-                    let z = registers[a.index()][0].wrapping_add(zero_arith(streams.pair()));
-                    slot[0] = z;
-                    to_prev.put(z, 64);
-                    product_bits += 64;
+                    slot[0] = registers[a.index()][0].wrapping_add(zero_arith(streams.pair()));
                 }
                 Gate::And(a, b, w) => {
                     let (x, y) = (registers[a.index()], registers[b.index()]);
                     let (r, t) = streams.pair();
-                    let z = ((x[0] & y[0]) ^ (x[0] & y[1]) ^ (x[1] & y[0]) ^ r ^ t) & mask(w);
-                    slot[0] = z;
-                    to_prev.put(z, w);
-                    product_bits += usize::from(w);
+                    slot[0] = ((x[0] & y[0]) ^ (x[0] & y[1]) ^ (x[1] & y[0]) ^ r ^ t) & mask(w);
                 }
                 Gate::Open(a) => {
                     to_next.put(registers[a.index()][0], 64);
@@ -328,6 +345,21 @@ impl<'t, T: Transport> Rep3<'t, T> {
                     })
                 }
             }
+            if product_width > 0 {
+                if to_prev_of(k) {
+                    to_prev.put(slot[0], product_width);
+                }
+                if learns(k, next) {
+                    to_next.put(slot[0], product_width);
+                    early_output_bits += u64::from(product_width);
+                }
+                if from_next_of(k) {
+                    products_expected += usize::from(product_width);
+                }
+                if early && learns(k, me as usize) {
+                    open_bits += usize::from(product_width);
+                }
+            }
         }
         for &(value, w) in &pair_shares {
             to_prev.put(value, w);
@@ -340,14 +372,14 @@ impl<'t, T: Transport> Rep3<'t, T> {
         };
         // The outputs' shares go last: component 0 of a product of the batch is its `z`.
         let round_bits = open_bits + pairs_from_prev + transfers_from_prev;
-        let (me, next) = (self.party, next_of(self.party) as u32);
-        let early = |w: WireId| share_of(registers, out, w);
-        self.output_bytes_sent += send_output_shares(openings, next, early, &mut to_next);
+        let before = |w: WireId| registers[w.index()];
+        let bits = send_output_shares(openings, next as u32, batch, before, &mut to_next);
+        self.output_bytes_sent += (early_output_bits + bits).div_ceil(8);
         let (from_next, from_prev) = self.exchange(
             to_prev,
             to_next,
-            product_bits + pairs_from_next + transfers_from_next,
-            round_bits + output_bits(openings, me),
+            products_expected + pairs_from_next + transfers_from_next,
+            round_bits + output_bits(openings, me, batch),
         )?;
         let mut products = BitReader {
             bytes: &from_next,
@@ -364,9 +396,9 @@ impl<'t, T: Transport> Rep3<'t, T> {
         };
         let mut pairs_next = BitReader {
             bytes: &from_next,
-            bit: product_bits,
+            bit: products_expected,
         };
-        for (gate, slot) in gates.iter().zip(out.iter_mut()) {
+        for (k, (gate, slot)) in gates.iter().zip(out.iter_mut()).enumerate() {
             match *gate {
                 Gate::Open(a) => {
                     let x = registers[a.index()];
@@ -383,15 +415,25 @@ impl<'t, T: Transport> Rep3<'t, T> {
                     2 => slot[0] = pairs_next.get(w),
                     _ => {}
                 },
-                Gate::And(_, _, w) => slot[1] = products.get(w),
-                Gate::Mul(..) | Gate::Reshare(_) => slot[1] = products.get(64),
+                Gate::And(_, _, w) if from_next_of(k) => {
+                    slot[1] = products.get(w);
+                    if early {
+                        slot[1] ^= opened.get(w);
+                    }
+                }
+                Gate::Mul(..) | Gate::Reshare(_) if from_next_of(k) => {
+                    slot[1] = products.get(64);
+                    if early {
+                        slot[1] = slot[1].wrapping_add(opened.get(64));
+                    }
+                }
                 _ => {}
             }
         }
         if transfers {
             let mut from_next = BitReader {
                 bytes: &from_next,
-                bit: product_bits + pairs_from_next,
+                bit: products_expected + pairs_from_next,
             };
             let mut from_prev = BitReader {
                 bytes: &from_prev,
@@ -404,7 +446,7 @@ impl<'t, T: Transport> Rep3<'t, T> {
             bit: round_bits,
         };
         let shares = |w: WireId| share_of(registers, out, w);
-        let opened = open_with(openings, me, shares, kinds, &mut output_shares);
+        let opened = open_with(openings, me, batch, shares, kinds, &mut output_shares);
         self.transport.recycle(from_next);
         self.transport.recycle(from_prev);
         Ok(opened)
@@ -1295,7 +1337,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
     /// Opens the outputs with the last round's messages when every share that party
     /// `p - 1` sends party `p` is known before the messages arrive (component 0 of a wire
     /// computed before the batch, or of a product or AND in it: its share `z`) and the
-    /// shares are few (see [`MAX_EARLY_OUTPUT_BITS`]).
+    /// shares that lengthen the messages are few (see [`MAX_EARLY_OUTPUT_BITS`]).
     fn last_interactive(
         &mut self,
         gates: &[Gate],
@@ -1311,10 +1353,27 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                 Some(Gate::Mul(..) | Gate::Reshare(_) | Gate::And(..))
             ),
         };
-        let secrets = || openings.iter().flat_map(|o| &o.secrets);
-        let bits: usize = (0..PARTIES).map(|p| output_bits(openings, p)).sum();
-        if !(1..=MAX_EARLY_OUTPUT_BITS).contains(&bits) || !secrets().all(|&(w, _)| known_early(w))
-        {
+        // Bits of the shares that make the round's messages longer than resharing would:
+        // every share of a wire from before the batch, and the shares of the batch's
+        // products that every party learns (a product a party does not learn saves the
+        // share that resharing would have sent it).
+        let mut longer = 0usize;
+        let mut any = false;
+        for opening in openings {
+            let learners = (0..PARTIES).filter(|&p| learns(opening, p)).count();
+            for &(w, bits) in &opening.secrets {
+                if !known_early(w) {
+                    return self
+                        .interactive(gates, registers, kinds, out)
+                        .map(|()| None);
+                }
+                any = true;
+                if w.index() < registers.len() || learners == PARTIES as usize {
+                    longer += learners * usize::from(bits);
+                }
+            }
+        }
+        if !any || longer > MAX_EARLY_OUTPUT_BITS {
             return self
                 .interactive(gates, registers, kinds, out)
                 .map(|()| None);
@@ -1330,69 +1389,99 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
     ) -> Result<RawOutputs, VmError> {
         let (me, next) = (self.party, next_of(self.party) as u32);
         let share = |w: WireId| registers[w.index()];
-        let bytes = output_bits(openings, next).div_ceil(8);
+        let all = registers.len();
+        let bytes = output_bits(openings, next, all).div_ceil(8);
         let mut to_next = BitWriter::into(self.transport.buffer(bytes));
-        self.output_bytes_sent = send_output_shares(openings, next, share, &mut to_next);
-        let expected = output_bits(openings, me);
+        let bits = send_output_shares(openings, next, all, share, &mut to_next);
+        self.output_bytes_sent = bits.div_ceil(8);
+        let expected = output_bits(openings, me, all);
         let (_, from_prev) = self.exchange(BitWriter::default(), to_next, 0, expected)?;
         let mut reader = BitReader {
             bytes: &from_prev,
             bit: 0,
         };
-        let opened = open_with(openings, me, share, kinds, &mut reader);
+        let opened = open_with(openings, me, all, share, kinds, &mut reader);
         self.transport.recycle(from_prev);
         Ok(opened)
     }
 }
 
-/// The most output bits (over all parties) sent with the last round. Beyond a few
-/// kilobytes, the time the round trip saves is less than what a larger message of the
-/// last round costs: a party reads its peers' messages one after the other, so the one
-/// it reads second waits for the first (8 MB of outputs with the last of 10^6 products
-/// took 6 ms longer on loopback than their own exchange).
+/// The most bits of output shares (over all parties) that may make the last round's
+/// messages longer than resharing would. Beyond a few kilobytes, the time the round
+/// trip saves is less than what the longer messages cost: a party reads its peers'
+/// messages one after the other, so the one it reads second waits for the first (10^6
+/// products opened to every party took 0.085 s on loopback with their round, 0.070 s
+/// apart; opened to one party, which saves bytes, 0.053 s with it, 0.062 s apart).
 const MAX_EARLY_OUTPUT_BITS: usize = 8 * 64 * 1024;
+
+/// For each gate of a batch whose first wire is `first`, the parties (one bit each) that
+/// learn it through `openings`; empty when there are no openings.
+fn batch_learners(openings: &[OutputOpening<'_>], first: usize, len: usize) -> Vec<u8> {
+    if openings.is_empty() {
+        return Vec::new();
+    }
+    let mut learners = vec![0u8; len];
+    for opening in openings {
+        let parties = (0..PARTIES)
+            .filter(|&p| learns(opening, p))
+            .fold(0, |set, p| set | 1 << p);
+        for &(w, _) in &opening.secrets {
+            if let Some(k) = w.index().checked_sub(first) {
+                learners[k] |= parties;
+            }
+        }
+    }
+    learners
+}
 
 /// Whether party `p` learns the output of `opening`.
 fn learns(opening: &OutputOpening<'_>, p: u32) -> bool {
     opening.to.is_empty() || opening.to.contains(&p)
 }
 
-/// The bits of the shares that party `p` receives to open `openings`.
-fn output_bits(openings: &[OutputOpening<'_>], p: u32) -> usize {
+/// The bits of the shares that party `p` receives to open `openings`, but for those of
+/// wires from `batch` on (products opened as they were computed).
+fn output_bits(openings: &[OutputOpening<'_>], p: u32, batch: usize) -> usize {
     openings
         .iter()
         .filter(|o| learns(o, p))
         .flat_map(|o| &o.secrets)
+        .filter(|(w, _)| w.index() < batch)
         .map(|&(_, bits)| usize::from(bits))
         .sum()
 }
 
 /// Writes, for the outputs the next party learns, component 0 of each secret (as
 /// `share` gives this party's shares): party `p` misses component `p - 1`, which party
-/// `p - 1` holds first. Returns the bytes they take.
+/// `p - 1` holds first. Wires from `batch` on were sent with their batch. Returns the
+/// bits written.
 fn send_output_shares(
     openings: &[OutputOpening<'_>],
     next: u32,
+    batch: usize,
     share: impl Fn(WireId) -> Share,
     to_next: &mut BitWriter,
 ) -> u64 {
     let secrets = openings
         .iter()
         .filter(|o| learns(o, next))
-        .flat_map(|o| &o.secrets);
+        .flat_map(|o| &o.secrets)
+        .filter(|(w, _)| w.index() < batch);
     let mut written = 0;
     for &(w, bits) in secrets {
         to_next.put(share(w)[0], bits);
         written += u64::from(bits);
     }
-    written.div_ceil(8)
+    written
 }
 
 /// The outputs party `me` learns, from its shares and the missing components `reader`
-/// reads.
+/// reads; the shares of wires from `batch` on (products opened as they were computed)
+/// already sum to the value.
 fn open_with(
     openings: &[OutputOpening<'_>],
     me: u32,
+    batch: usize,
     share: impl Fn(WireId) -> Share,
     kinds: &[WireKind],
     reader: &mut BitReader,
@@ -1404,7 +1493,12 @@ fn open_with(
                 o.secrets
                     .iter()
                     .map(|&(w, bits)| {
-                        let (s, m) = (share(w), reader.get(bits));
+                        let s = share(w);
+                        let m = if w.index() < batch {
+                            reader.get(bits)
+                        } else {
+                            0
+                        };
                         let value = if kinds[w.index()] == WireKind::Bool {
                             s[0] ^ s[1] ^ m
                         } else {
@@ -1430,17 +1524,17 @@ fn share_of(registers: &[Share], out: &[Share], w: WireId) -> Share {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::{simulate, ProtocolKind};
+    use crate::exec::{simulate, ProtocolKind, RunStats};
     use proptest::prelude::*;
 
-    /// What each of three rep3 parties learns running `text` on `inputs`, the exchanges
-    /// each made, and the exchanges a separate opening would take.
-    fn exchanges_of(text: &str, inputs: &[Vec<u64>; 3]) -> (Vec<RawOutputs>, Vec<u64>, u64) {
+    /// What each of three rep3 parties learns running `text` on `inputs`, the figures of
+    /// each party's run, and the exchanges a separate opening would take.
+    fn runs_of(text: &str, inputs: &[Vec<u64>; 3]) -> (Vec<RawOutputs>, Vec<RunStats>, u64) {
         let program = mpc_compiler::compile_str("t.mpc", text, &Default::default())
             .unwrap_or_else(|e| panic!("{}", e.render()))
             .program;
         let mesh = crate::net::local::local_mesh(3);
-        let runs: Vec<(RawOutputs, u64)> = std::thread::scope(|scope| {
+        let runs: Vec<(RawOutputs, RunStats)> = std::thread::scope(|scope| {
             let parties: Vec<_> = mesh
                 .into_iter()
                 .zip(inputs)
@@ -1453,8 +1547,7 @@ mod tests {
                             &mut transport,
                             mine,
                         );
-                        let (raw, stats) = run.expect("runs");
-                        (raw, stats.rounds)
+                        run.expect("runs")
                     })
                 })
                 .collect();
@@ -1470,8 +1563,12 @@ mod tests {
             .count();
         // Keys, inputs, the synchronizing exchange, the batches and the opening.
         let separate = 3 + batches as u64 + 1;
-        let (outputs, exchanges) = runs.into_iter().unzip();
-        (outputs, exchanges, separate)
+        let (outputs, stats) = runs.into_iter().unzip();
+        (outputs, stats, separate)
+    }
+
+    fn exchanges(stats: &[RunStats]) -> Vec<u64> {
+        stats.iter().map(|s| s.rounds).collect()
     }
 
     #[test]
@@ -1479,22 +1576,54 @@ mod tests {
         let inputs = [vec![3], vec![5], vec![]];
         // Each party's share `z` of the product is known before the product's exchange.
         let product = "x = input(sint, party=0)\ny = input(sint, party=1)\noutput(x * y)\n";
-        let (outputs, exchanges, separate) = exchanges_of(product, &inputs);
+        let (outputs, stats, separate) = runs_of(product, &inputs);
         assert_eq!(outputs, vec![vec![Some(vec![15])]; 3]);
-        assert_eq!(exchanges, vec![separate - 1; 3]);
+        assert_eq!(exchanges(&stats), vec![separate - 1; 3]);
         // A comparison ends with local gates after its last AND: a separate opening, to
         // party 2 only.
         let less = "x = input(sint, party=0)\ny = input(sint, party=1)\noutput(x < y, to=2)\n";
-        let (outputs, exchanges, separate) = exchanges_of(less, &inputs);
+        let (outputs, stats, separate) = runs_of(less, &inputs);
         assert_eq!(outputs, vec![vec![None], vec![None], vec![Some(vec![1])]]);
-        assert_eq!(exchanges, vec![separate; 3]);
+        assert_eq!(exchanges(&stats), vec![separate; 3]);
         // 10^4 products to every party are too many to go with the round.
         let many = "x = input(sint[10000], party=0)\noutput([v * v for v in x])\n";
         let inputs = [(0..10_000).collect(), vec![], vec![]];
-        let (outputs, exchanges, separate) = exchanges_of(many, &inputs);
+        let (outputs, stats, separate) = runs_of(many, &inputs);
         let squares: Vec<u64> = (0..10_000).map(|v| v * v).collect();
         assert_eq!(outputs, vec![vec![Some(squares)]; 3]);
-        assert_eq!(exchanges, vec![separate; 3]);
+        assert_eq!(exchanges(&stats), vec![separate; 3]);
+    }
+
+    #[test]
+    fn products_opened_to_some_parties_go_to_them_alone_with_their_round() {
+        let n = 10_000u64;
+        let inputs = [
+            (0..n).collect(),
+            (0..n).map(|v| v.wrapping_mul(7)).collect(),
+            vec![],
+        ];
+        let products: Vec<u64> = (0..n).map(|v| v.wrapping_mul(v.wrapping_mul(7))).collect();
+        // Party 0 learns 10^4 products: parties 1 and 2 send it their shares with the
+        // round, and nothing else goes anywhere.
+        let to_0 = "x = input(sint[10000], party=0)\ny = input(sint[10000], party=1)\n\
+                    output([x[i] * y[i] for i in range(10000)], to=0)\n";
+        let (outputs, stats, separate) = runs_of(to_0, &inputs);
+        assert_eq!(outputs[0], vec![Some(products.clone())]);
+        assert_eq!(outputs[1..], [vec![None], vec![None]]);
+        assert_eq!(exchanges(&stats), vec![separate - 1; 3]);
+        let sent: Vec<u64> = stats.iter().map(|s| s.online_bytes_sent).collect();
+        assert_eq!(sent, [0, 8 * n, 8 * n]);
+        // Learned by parties 0 and 1, the products reach party 2 from nobody.
+        let to_01 = to_0.replace("to=0", "to=[0, 1]");
+        let (outputs, stats, separate) = runs_of(&to_01, &inputs);
+        assert_eq!(
+            outputs[..2],
+            [vec![Some(products.clone())], vec![Some(products)]]
+        );
+        assert_eq!(outputs[2], vec![None]);
+        assert_eq!(exchanges(&stats), vec![separate - 1; 3]);
+        let received: Vec<u64> = stats.iter().map(|s| s.online_bytes_received).collect();
+        assert_eq!(received, [16 * n, 16 * n, 0]);
     }
 
     #[test]

@@ -213,7 +213,7 @@ impl Transport for FrameFeed<'_> {
 
 /// A [`decode_frame`] input that takes `party` through a whole run: the frames its two
 /// peers sent it in a real run of [`FRAME_PROGRAM`] (every input 3), in the order
-/// [`FrameFeed`] reads them. The seeds in `fuzz/seeds/decode_frame` start from these.
+/// `FrameFeed` reads them. The seeds in `fuzz/seeds/decode_frame` start from these.
 pub fn real_frames(party: u32) -> Vec<u8> {
     use mpc_vm::net::local::{local_mesh, LocalTransport};
 

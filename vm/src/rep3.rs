@@ -8,9 +8,9 @@
 //!
 //! Correlated randomness: at start-up party `i` draws a key `k_i` from the operating
 //! system (`getrandom`) and sends it to party `i-1`, so party `i` holds `k_i` and
-//! `k_{i+1}`. Each key seeds an AES-128-CTR keystream ([`crate::prg`]); the two parties holding a key draw from
-//! it in the same order, which gives zero-sharings `α_i = F(k_i) - F(k_{i+1})`
-//! (`Σ α_i = 0`) and input masks without extra messages.
+//! `k_{i+1}`. Each key seeds an AES-128-CTR keystream (the `prg` module); the two
+//! parties holding a key draw from it in the same order, which gives zero-sharings
+//! `α_i = F(k_i) - F(k_{i+1})` (`Σ α_i = 0`) and input masks without extra messages.
 //!
 //! Where the randomness comes from: the keys `k_i` are the only entropy, 32 bytes each
 //! from the operating system's generator (`getrandom::fill`: `getrandom(2)` on Linux);
@@ -36,14 +36,14 @@
 //!
 //! Three gates combine a word only party 0 knows (`a0 + a1`) or a bit share with a word
 //! the other two know, in one round, by oblivious transfer with the third party as the
-//! helper (see [`Rep3::send_transfers`]): `PairAnd` (the AND of the two words an
+//! helper (see `Rep3::send_transfers`): `PairAnd` (the AND of the two words an
 //! arithmetic value splits into, 4 words of traffic), `PairEq` (their equality pair of
 //! bits by pair of bits, 10 bits per pair) and `MulBit` (a shared bit times an
 //! arithmetic value, 6 words, 12 when the value is secret). They save the first round
 //! of comparisons and equality tests, and make a multiplexer one round.
 //!
 //! "Party 0" of these gates and of `PairA2B` is a role, not a fixed party: the roles
-//! rotate with the operand's wire index ([`rotation`]), so each party sends the larger
+//! rotate with the operand's wire index (`rotation`), so each party sends the larger
 //! share of the traffic for a third of them. A program of 10^5 comparisons then sends
 //! the same bytes from every party, where party 0 used to send twice as many.
 
@@ -1337,7 +1337,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
     /// Opens the outputs with the last round's messages when every share that party
     /// `p - 1` sends party `p` is known before the messages arrive (component 0 of a wire
     /// computed before the batch, or of a product or AND in it: its share `z`) and the
-    /// shares that lengthen the messages are few (see [`MAX_EARLY_OUTPUT_BITS`]).
+    /// shares that lengthen the messages are few (see `MAX_EARLY_OUTPUT_BITS`).
     fn last_interactive(
         &mut self,
         gates: &[Gate],

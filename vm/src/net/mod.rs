@@ -82,7 +82,7 @@ impl BufferPool {
     }
 
     /// Keeps `buffer` for a later [`BufferPool::take`], if it is large enough to be worth
-    /// it; beyond [`BufferPool::KEEP`] buffers, the smallest goes.
+    /// it; beyond `BufferPool::KEEP` buffers, the smallest goes.
     pub fn give(&mut self, mut buffer: Vec<u8>) {
         if buffer.capacity() < Self::SMALL {
             return;

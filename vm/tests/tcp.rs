@@ -244,6 +244,53 @@ fn a_tls_peer_with_another_certificate_is_refused_on_both_sides() {
 }
 
 #[test]
+fn a_party_waiting_for_a_refused_party_learns_it_from_the_party_that_refused_it() {
+    let [(key0, cert0), (key1, cert1), (key2, cert2), (_, other)] =
+        [0, 1, 2, 2].map(|p| tls::generate(p).unwrap());
+    let mut config = config(free_addresses(3), Duration::from_secs(30));
+    config.tls = true;
+    // Party 0 knows party 2 by another certificate; party 1 knows the right one.
+    let certs_seen_by = [
+        vec![cert0.clone(), cert1.clone(), other],
+        vec![cert0.clone(), cert1.clone(), cert2.clone()],
+        vec![cert0, cert1, cert2],
+    ];
+    let keys = [key0, key1, key2];
+    // Party 2 starts last, when party 1 has connected to party 0 and waits for party 2.
+    let handles: Vec<_> = (0..3u32)
+        .map(|p| {
+            let config = config.clone();
+            let identity =
+                Identity::from_pem(p, &certs_seen_by[p as usize], &keys[p as usize]).unwrap();
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(if p == 2 { 500 } else { 0 }));
+                TcpTransport::connect_with(&config, p, &hello(p, 3, 1), None, Some(&identity))
+                    .map(|_| ())
+                    .unwrap_err()
+                    .to_string()
+            })
+        })
+        .collect();
+    let errors: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(
+        errors[0].starts_with("party 2: presented a certificate"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[2].starts_with("party 0: TLS handshake: refused"),
+        "{}",
+        errors[2]
+    );
+    // Not the connect timeout's "did not connect": party 1 saw party 0 leave.
+    assert_eq!(
+        errors[1],
+        "party 0: closed the connection while the parties were connecting (it stopped: its \
+         own output says why), before party 2 connected to this party"
+    );
+}
+
+#[test]
 fn a_tls_party_and_a_plain_party_say_what_is_wrong() {
     let addresses = free_addresses(2);
     let tls = tls_config("mixed", addresses.clone(), Duration::from_secs(2));

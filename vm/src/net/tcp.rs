@@ -150,6 +150,20 @@ fn is_closed(e: &io::Error) -> bool {
     )
 }
 
+/// Whether the peer on `socket` has closed it, as far as can be told without reading:
+/// nothing waits to be read and the peer's end is closed.
+fn closed_by_peer(socket: &TcpStream) -> io::Result<bool> {
+    socket.set_nonblocking(true)?;
+    let peeked = socket.peek(&mut [0u8; 1]);
+    socket.set_nonblocking(false)?;
+    match peeked {
+        Ok(n) => Ok(n == 0),
+        Err(e) if is_closed(&e) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads one frame of at most `limit` bytes.
 pub fn read_frame(r: &mut impl Read, limit: u32) -> Result<Vec<u8>, FrameError> {
     read_frame_into(r, limit, &mut BufferPool::default())
@@ -969,6 +983,25 @@ fn accept(
                 Err(why) => refused.push(why),
             },
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // A party this one dialed that gives up (refusing a third party's
+                // certificate, say) will not dial back: no use waiting for the deadline.
+                for (peer, link) in links.iter().enumerate() {
+                    let Some(link) = link else { continue };
+                    let reason = match closed_by_peer(&link.socket) {
+                        Ok(false) => continue,
+                        Ok(true) => format!(
+                            "closed the connection while the parties were connecting (it \
+                             stopped: its own output says why), before party {} connected \
+                             to this party",
+                            missing[0]
+                        ),
+                        Err(e) => format!("cannot check the connection: {e}"),
+                    };
+                    return Err(VmError::Peer {
+                        party: peer as u32,
+                        reason,
+                    });
+                }
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     return Err(not_connected(config, party, &missing, &refused));

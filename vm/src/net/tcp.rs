@@ -18,6 +18,7 @@
 //! above the limit ([`MAX_FRAME`], or [`MAX_HELLO_LEN`] during the handshake) is
 //! refused before anything is allocated for it.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -685,7 +686,7 @@ impl TcpTransport {
         let (links, readers, pool) = (&self.links, &mut self.readers, &mut self.pool);
         let timeout = self.timeout;
         thread::scope(|scope| {
-            let writers: Vec<_> = links
+            let mut writers: VecDeque<_> = links
                 .iter()
                 .enumerate()
                 .filter(|(peer, _)| is_large(*peer))
@@ -694,18 +695,27 @@ impl TcpTransport {
                     Some((peer, scope.spawn(move || link.write_frame(message))))
                 })
                 .collect();
+            // After a failure, unblocks the writers stuck on a peer that will never read
+            // by closing their connections. The others stay open, so that the abort
+            // notice can follow the whole frames that went out on them.
+            let stop_unfinished = |writers: &VecDeque<(usize, thread::ScopedJoinHandle<_>)>| {
+                for (peer, writer) in writers {
+                    if let (false, Some(link)) = (writer.is_finished(), &links[*peer]) {
+                        let _ = link.socket.shutdown(Shutdown::Both);
+                    }
+                }
+            };
             let incoming = Self::read_all(None, readers, pool, timeout);
             if incoming.is_err() {
-                // Unblock writers stuck on a peer that will never read.
-                hang_up(links);
+                stop_unfinished(&writers);
             }
             let mut first_error = incoming.as_ref().err().map(|stop| stop.error.clone());
-            for (peer, writer) in writers {
+            while let Some((peer, writer)) = writers.pop_front() {
                 let result = writer
                     .join()
                     .unwrap_or_else(|_| Err(io::Error::other("the writing thread panicked")));
                 if let (Err(e), None) = (result, &first_error) {
-                    hang_up(links);
+                    stop_unfinished(&writers);
                     first_error = Some(VmError::Peer {
                         party: peer as u32,
                         reason: write_reason(&e, timeout),
@@ -1244,6 +1254,16 @@ mod tests {
         timeout: Duration,
         fake: impl FnOnce([TcpStream; 2]) + Send + 'static,
     ) -> VmError {
+        party_0_sending_to_fakes(vec![vec![], vec![1], vec![2]], timeout, fake)
+    }
+
+    /// Party 0's error in a run against two fake peers that get `outgoing` in its first
+    /// exchange, and which `fake` plays once connected.
+    fn party_0_sending_to_fakes(
+        outgoing: Vec<Vec<u8>>,
+        timeout: Duration,
+        fake: impl FnOnce([TcpStream; 2]) + Send + 'static,
+    ) -> VmError {
         let (l0, a0) = listener();
         let mut config = PartiesConfig::plain([a0.clone(), "unused:1".into(), "unused:2".into()]);
         config.connect_timeout = Duration::from_secs(2);
@@ -1267,7 +1287,7 @@ mod tests {
             fake(streams);
         });
         let result = TcpTransport::connect_with_listener(&config, 0, &hello(0), l0)
-            .and_then(|mut t| t.exchange(&[vec![], vec![1], vec![2]]));
+            .and_then(|mut t| t.exchange(&outgoing));
         fakes.join().unwrap();
         result.unwrap_err()
     }
@@ -1300,6 +1320,26 @@ mod tests {
             drop(p1);
         });
         assert_eq!(err.to_string(), "party 1: no message within 0.3 s");
+    }
+
+    #[test]
+    fn the_abort_notice_follows_a_large_message_that_went_out_whole() {
+        let large = vec![7u8; 1 << 20];
+        let outgoing = vec![vec![], large.clone(), large.clone()];
+        let err = party_0_sending_to_fakes(outgoing, Duration::from_secs(5), move |[p1, p2]| {
+            let (mut p1, mut p2) = (p1, p2);
+            assert_eq!(read_frame(&mut p2, MAX_FRAME).unwrap(), large);
+            assert_eq!(read_frame(&mut p1, MAX_FRAME).unwrap(), large);
+            // Party 0 has written both messages; party 1 then sends it garbage.
+            thread::sleep(Duration::from_millis(50));
+            p1.write_all(&(MAX_FRAME + 1).to_le_bytes()).unwrap();
+            // Party 2 learns that party 1 is to blame, not that party 0 hung up.
+            assert!(matches!(
+                read_frame(&mut p2, MAX_FRAME),
+                Err(FrameError::Aborted { culprit: 1 })
+            ));
+        });
+        assert!(err.to_string().starts_with("party 1: "), "{err}");
     }
 
     #[test]

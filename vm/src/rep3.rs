@@ -308,7 +308,7 @@ impl<'t, T: Transport> Rep3<'t, T> {
                 }
                 Gate::And(a, b, w) => {
                     let (x, y) = (registers[a.index()], registers[b.index()]);
-                    let (r, t) = streams.pair();
+                    let (r, t) = streams.bits(w);
                     slot[0] = ((x[0] & y[0]) ^ (x[0] & y[1]) ^ (x[1] & y[0]) ^ r ^ t) & mask(w);
                 }
                 Gate::Open(a) => {
@@ -1026,6 +1026,11 @@ struct Keystreams<'r> {
     used: usize,
     /// Pairs still to draw from the streams.
     left: usize,
+    /// The bits of a pair not yet drawn by [`Keystreams::bits`], from bit 0 up, and how
+    /// many: an AND of a few bits needs no more, and AES is a fair part of a round of
+    /// narrow ANDs.
+    spare: (u64, u64),
+    spare_bits: u32,
 }
 
 impl<'r> Keystreams<'r> {
@@ -1038,7 +1043,25 @@ impl<'r> Keystreams<'r> {
             filled: 0,
             used: 0,
             left: fresh,
+            spare: (0, 0),
+            spare_bits: 0,
         }
+    }
+
+    /// The next `w` bits of each stream (for a `w`-bit AND), taken from the spare bits
+    /// of a pair; a new pair when fewer than `w` are left.
+    #[inline]
+    fn bits(&mut self, w: u8) -> (u64, u64) {
+        let w = u32::from(w);
+        if w > self.spare_bits {
+            (self.spare, self.spare_bits) = (self.pair(), 64);
+        }
+        let m = mask(w as u8);
+        let drawn = (self.spare.0 & m, self.spare.1 & m);
+        let rest = |x: u64| x.checked_shr(w).unwrap_or(0);
+        self.spare = (rest(self.spare.0), rest(self.spare.1));
+        self.spare_bits -= w;
+        drawn
     }
 
     /// The next pair of words, one from each stream.
@@ -1685,6 +1708,23 @@ mod tests {
                 prop_assert_eq!(reader.get(b), v & mask(b));
             }
         }
+    }
+
+    #[test]
+    fn narrow_draws_share_a_pair_and_a_wide_one_starts_the_next() {
+        let (mut a, mut b) = (Keystream::new(&[1; 32]), Keystream::new(&[2; 32]));
+        let (mut a2, mut b2) = (Keystream::new(&[1; 32]), Keystream::new(&[2; 32]));
+        let mut pairs = Keystreams::new(&mut a2, &mut b2, 8);
+        let (first, second) = (pairs.pair(), pairs.pair());
+        let mut streams = Keystreams::new(&mut a, &mut b, 8);
+        assert_eq!(streams.bits(3), (first.0 & 7, first.1 & 7));
+        assert_eq!(
+            streams.bits(60),
+            (first.0 >> 3 & mask(60), first.1 >> 3 & mask(60))
+        );
+        // One bit of the first pair is left: not enough for two.
+        assert_eq!(streams.bits(2), (second.0 & 3, second.1 & 3));
+        assert_eq!(streams.pair(), pairs.pair());
     }
 
     #[test]

@@ -243,7 +243,7 @@ impl<'t, T: Transport> Rep3<'t, T> {
         ))
     }
 
-    /// Computes a round's batch (see [`Protocol::interactive`]). With `openings`, each
+    /// Computes a round's batch (see [`Protocol::interactive`]). With `opening`, each
     /// party also sends the next one the shares of the outputs that party learns (which
     /// [`Protocol::last_interactive`] checked are known before the exchange) and returns
     /// the outputs it learns.
@@ -253,15 +253,16 @@ impl<'t, T: Transport> Rep3<'t, T> {
         registers: &[Share],
         kinds: &[WireKind],
         out: &mut [Share],
-        openings: &[OutputOpening<'_>],
+        opening: Option<&EarlyOpening<'_, '_>>,
     ) -> Result<RawOutputs, VmError> {
         let (me, prev, next) = (self.party, prev_of(self.party), next_of(self.party));
         // With the outputs opened in this exchange, nothing else reads the batch, so a
         // product is opened as it is computed rather than reshared: its share `z` goes to
         // each peer that learns it (to the next one with the openings), and a party that
         // learns it gets the other two and keeps their sum as component 1.
-        let learners = batch_learners(openings, registers.len(), gates.len());
-        let early = !learners.is_empty();
+        let (openings, learners) =
+            opening.map_or((&[][..], &[][..]), |o| (o.openings, &o.learners[..]));
+        let early = opening.is_some();
         // A round's products fill at most a word each.
         let mut to_prev = BitWriter::into(self.transport.buffer(gates.len() * 8));
         let to_next_bytes = if early { gates.len() * 8 } else { 0 };
@@ -372,14 +373,20 @@ impl<'t, T: Transport> Rep3<'t, T> {
         };
         // The outputs' shares go last: component 0 of a product of the batch is its `z`.
         let round_bits = open_bits + pairs_from_prev + transfers_from_prev;
-        let before = |w: WireId| registers[w.index()];
-        let bits = send_output_shares(openings, next as u32, batch, before, &mut to_next);
+        // The shares of wires from before the batch, if the next party learns some.
+        let bits = match opening {
+            Some(o) if o.apart[next] > 0 => {
+                let before = |w: WireId| registers[w.index()];
+                send_output_shares(openings, next as u32, batch, before, &mut to_next)
+            }
+            _ => 0,
+        };
         self.output_bytes_sent += (early_output_bits + bits).div_ceil(8);
         let (from_next, from_prev) = self.exchange(
             to_prev,
             to_next,
             products_expected + pairs_from_next + transfers_from_next,
-            round_bits + output_bits(openings, me, batch),
+            round_bits + opening.map_or(0, |o| o.apart[me as usize]),
         )?;
         let mut products = BitReader {
             bytes: &from_next,
@@ -1354,13 +1361,11 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         kinds: &[WireKind],
         out: &mut [Share],
     ) -> Result<(), VmError> {
-        self.round(gates, registers, kinds, out, &[]).map(drop)
+        self.round(gates, registers, kinds, out, None).map(drop)
     }
 
-    /// Opens the outputs with the last round's messages when every share that party
-    /// `p - 1` sends party `p` is known before the messages arrive (component 0 of a wire
-    /// computed before the batch, or of a product or AND in it: its share `z`) and the
-    /// shares that lengthen the messages are few (see `MAX_EARLY_OUTPUT_BITS`).
+    /// Opens the outputs with the last round's messages when `EarlyOpening::of` says
+    /// they can go with them.
     fn last_interactive(
         &mut self,
         gates: &[Gate],
@@ -1369,39 +1374,14 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         out: &mut [Share],
         openings: &[OutputOpening<'_>],
     ) -> Result<Option<RawOutputs>, VmError> {
-        let known_early = |w: WireId| match w.index().checked_sub(registers.len()) {
-            None => true,
-            Some(k) => matches!(
-                gates.get(k),
-                Some(Gate::Mul(..) | Gate::Reshare(_) | Gate::And(..))
-            ),
-        };
-        // Bits of the shares that make the round's messages longer than resharing would:
-        // every share of a wire from before the batch, and the shares of the batch's
-        // products that every party learns (a product a party does not learn saves the
-        // share that resharing would have sent it).
-        let mut longer = 0usize;
-        let mut any = false;
-        for opening in openings {
-            let learners = (0..PARTIES).filter(|&p| learns(opening, p)).count();
-            for &(w, bits) in &opening.secrets {
-                if !known_early(w) {
-                    return self
-                        .interactive(gates, registers, kinds, out)
-                        .map(|()| None);
-                }
-                any = true;
-                if w.index() < registers.len() || learners == PARTIES as usize {
-                    longer += learners * usize::from(bits);
-                }
-            }
-        }
-        if !any || longer > MAX_EARLY_OUTPUT_BITS {
-            return self
+        match EarlyOpening::of(openings, gates, registers.len()) {
+            Some(opening) => self
+                .round(gates, registers, kinds, out, Some(&opening))
+                .map(Some),
+            None => self
                 .interactive(gates, registers, kinds, out)
-                .map(|()| None);
+                .map(|()| None),
         }
-        self.round(gates, registers, kinds, out, openings).map(Some)
     }
 
     fn open_outputs(
@@ -1413,11 +1393,11 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         let (me, next) = (self.party, next_of(self.party) as u32);
         let share = |w: WireId| registers[w.index()];
         let all = registers.len();
-        let bytes = output_bits(openings, next, all).div_ceil(8);
+        let bytes = output_bits(openings, next).div_ceil(8);
         let mut to_next = BitWriter::into(self.transport.buffer(bytes));
         let bits = send_output_shares(openings, next, all, share, &mut to_next);
         self.output_bytes_sent = bits.div_ceil(8);
-        let expected = output_bits(openings, me, all);
+        let expected = output_bits(openings, me);
         let (_, from_prev) = self.exchange(BitWriter::default(), to_next, 0, expected)?;
         let mut reader = BitReader {
             bytes: &from_prev,
@@ -1437,24 +1417,57 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
 /// apart; opened to one party, which saves bytes, 0.053 s with it, 0.062 s apart).
 const MAX_EARLY_OUTPUT_BITS: usize = 8 * 64 * 1024;
 
-/// For each gate of a batch whose first wire is `first`, the parties (one bit each) that
-/// learn it through `openings`; empty when there are no openings.
-fn batch_learners(openings: &[OutputOpening<'_>], first: usize, len: usize) -> Vec<u8> {
-    if openings.is_empty() {
-        return Vec::new();
-    }
-    let mut learners = vec![0u8; len];
-    for opening in openings {
-        let parties = (0..PARTIES)
-            .filter(|&p| learns(opening, p))
-            .fold(0, |set, p| set | 1 << p);
-        for &(w, _) in &opening.secrets {
-            if let Some(k) = w.index().checked_sub(first) {
-                learners[k] |= parties;
+/// The outputs to open with the last round.
+struct EarlyOpening<'a, 'o> {
+    openings: &'a [OutputOpening<'o>],
+    /// For each gate of the batch, the parties (one bit each) that learn it.
+    learners: Vec<u8>,
+    /// For each party, the bits it receives of the shares of wires from before the batch.
+    apart: [usize; PARTIES as usize],
+}
+
+impl<'a, 'o> EarlyOpening<'a, 'o> {
+    /// `openings` to open with the batch `gates` whose first wire is `batch`, if every
+    /// share a party sends is known before the round's messages arrive (component 0 of
+    /// a wire from before the batch, or the share `z` of a product or AND in it) and the
+    /// shares that make the messages longer than resharing would are few: every share
+    /// of a wire from before the batch, and those of products that every party learns (a
+    /// product a party does not learn saves the share that resharing would send it).
+    fn of(openings: &'a [OutputOpening<'o>], gates: &[Gate], batch: usize) -> Option<Self> {
+        let mut opening = EarlyOpening {
+            openings,
+            learners: vec![0; gates.len()],
+            apart: [0; PARTIES as usize],
+        };
+        let (mut longer, mut any) = (0usize, false);
+        for o in openings {
+            let parties = (0..PARTIES).filter(|&p| learns(o, p));
+            let set = parties.clone().fold(0u8, |set, p| set | 1 << p);
+            let count = set.count_ones() as usize;
+            for &(w, bits) in &o.secrets {
+                let bits = usize::from(bits);
+                any = true;
+                match w.index().checked_sub(batch) {
+                    None => {
+                        parties
+                            .clone()
+                            .for_each(|p| opening.apart[p as usize] += bits);
+                        longer += count * bits;
+                    }
+                    Some(k) => {
+                        if !matches!(gates[k], Gate::Mul(..) | Gate::Reshare(_) | Gate::And(..)) {
+                            return None;
+                        }
+                        opening.learners[k] |= set;
+                        if count == PARTIES as usize {
+                            longer += count * bits;
+                        }
+                    }
+                }
             }
         }
+        (any && longer <= MAX_EARLY_OUTPUT_BITS).then_some(opening)
     }
-    learners
 }
 
 /// Whether party `p` learns the output of `opening`.
@@ -1462,14 +1475,12 @@ fn learns(opening: &OutputOpening<'_>, p: u32) -> bool {
     opening.to.is_empty() || opening.to.contains(&p)
 }
 
-/// The bits of the shares that party `p` receives to open `openings`, but for those of
-/// wires from `batch` on (products opened as they were computed).
-fn output_bits(openings: &[OutputOpening<'_>], p: u32, batch: usize) -> usize {
+/// The bits of the shares that party `p` receives to open `openings`.
+fn output_bits(openings: &[OutputOpening<'_>], p: u32) -> usize {
     openings
         .iter()
         .filter(|o| learns(o, p))
         .flat_map(|o| &o.secrets)
-        .filter(|(w, _)| w.index() < batch)
         .map(|&(_, bits)| usize::from(bits))
         .sum()
 }

@@ -288,12 +288,13 @@ impl<'t, T: Transport> Rep3<'t, T> {
             .count();
         let party = self.party;
         let mut streams = Keystreams::new(&mut self.mine, &mut self.next, fresh);
+        // The width of every gate while they are all products (or ANDs) of one width.
+        let mut uniform_width = gates.first().map(product_width);
         for (k, (gate, slot)) in gates.iter().zip(out.iter_mut()).enumerate() {
-            let product_width = match *gate {
-                Gate::Mul(..) | Gate::Reshare(_) => 64,
-                Gate::And(_, _, w) => w,
-                _ => 0,
-            };
+            let product_width = product_width(gate);
+            if uniform_width != Some(product_width) {
+                uniform_width = None;
+            }
             match *gate {
                 Gate::Mul(a, b) => {
                     let (x, y) = (registers[a.index()], registers[b.index()]);
@@ -405,36 +406,42 @@ impl<'t, T: Transport> Rep3<'t, T> {
             bytes: &from_next,
             bit: products_expected,
         };
-        for (k, (gate, slot)) in gates.iter().zip(out.iter_mut()).enumerate() {
-            match *gate {
-                Gate::Open(a) => {
-                    let x = registers[a.index()];
-                    let missing = opened.get(64);
-                    let value = if kinds[a.index()] == WireKind::Bool {
-                        x[0] ^ x[1] ^ missing
-                    } else {
-                        x[0].wrapping_add(x[1]).wrapping_add(missing)
-                    };
-                    *slot = Self::hold_public(value);
-                }
-                Gate::PairA2B(_, w) => match roles(self.party, gate, kinds).1 {
-                    1 => slot[1] = pairs_prev.get(w),
-                    2 => slot[0] = pairs_next.get(w),
-                    _ => {}
-                },
-                Gate::And(_, _, w) if from_next_of(k) => {
-                    slot[1] = products.get(w);
-                    if early {
-                        slot[1] ^= opened.get(w);
+        match uniform_width.filter(|&w| w > 0 && !early) {
+            // Nothing but products of one width to read: no need to look at the gates.
+            Some(w) => out.iter_mut().for_each(|slot| slot[1] = products.get(w)),
+            None => {
+                for (k, (gate, slot)) in gates.iter().zip(out.iter_mut()).enumerate() {
+                    match *gate {
+                        Gate::Open(a) => {
+                            let x = registers[a.index()];
+                            let missing = opened.get(64);
+                            let value = if kinds[a.index()] == WireKind::Bool {
+                                x[0] ^ x[1] ^ missing
+                            } else {
+                                x[0].wrapping_add(x[1]).wrapping_add(missing)
+                            };
+                            *slot = Self::hold_public(value);
+                        }
+                        Gate::PairA2B(_, w) => match roles(self.party, gate, kinds).1 {
+                            1 => slot[1] = pairs_prev.get(w),
+                            2 => slot[0] = pairs_next.get(w),
+                            _ => {}
+                        },
+                        Gate::And(_, _, w) if from_next_of(k) => {
+                            slot[1] = products.get(w);
+                            if early {
+                                slot[1] ^= opened.get(w);
+                            }
+                        }
+                        Gate::Mul(..) | Gate::Reshare(_) if from_next_of(k) => {
+                            slot[1] = products.get(64);
+                            if early {
+                                slot[1] = slot[1].wrapping_add(opened.get(64));
+                            }
+                        }
+                        _ => {}
                     }
                 }
-                Gate::Mul(..) | Gate::Reshare(_) if from_next_of(k) => {
-                    slot[1] = products.get(64);
-                    if early {
-                        slot[1] = slot[1].wrapping_add(opened.get(64));
-                    }
-                }
-                _ => {}
             }
         }
         if transfers {
@@ -1467,6 +1474,15 @@ impl<'a, 'o> EarlyOpening<'a, 'o> {
             }
         }
         (any && longer <= MAX_EARLY_OUTPUT_BITS).then_some(opening)
+    }
+}
+
+/// The bits of a product's or AND's share `z`; 0 for other gates.
+fn product_width(gate: &Gate) -> u8 {
+    match *gate {
+        Gate::Mul(..) | Gate::Reshare(_) => 64,
+        Gate::And(_, _, w) => w,
+        _ => 0,
     }
 }
 

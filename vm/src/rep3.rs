@@ -282,12 +282,10 @@ impl<'t, T: Transport> Rep3<'t, T> {
         let mut pair_shares: Vec<(u64, u8)> = Vec::new();
         let (mut pairs_from_next, mut pairs_from_prev) = (0usize, 0usize);
         let mut transfers = false;
-        let fresh = gates
-            .iter()
-            .filter(|g| matches!(g, Gate::Mul(..) | Gate::Reshare(_) | Gate::And(..)))
-            .count();
         let party = self.party;
-        let mut streams = Keystreams::new(&mut self.mine, &mut self.next, fresh);
+        // At most one pair per gate: the blocks are drawn as products and ANDs need them,
+        // so counting them first would only cost a pass over the gates.
+        let mut streams = Keystreams::new(&mut self.mine, &mut self.next, gates.len());
         // The width of every gate while they are all products (or ANDs) of one width.
         let mut uniform_width = gates.first().map(product_width);
         for (k, (gate, slot)) in gates.iter().zip(out.iter_mut()).enumerate() {
@@ -1027,9 +1025,10 @@ const LANE_BLOCK: usize = 8192;
 const KEYSTREAM_BLOCK: usize = 1024;
 
 /// A round's view of the two keystreams, `F(k_i)` and `F(k_{i+1})`: pairs of words for
-/// zero sharings (their difference or XOR is a share of zero), drawn a block at a time,
-/// never more than the round's `fresh` products and ANDs need. Every party draws the
-/// same counts in the same order, so the two holders of each key stay in step.
+/// zero sharings (their difference or XOR is a share of zero), drawn a block at a time
+/// when one is needed, and never more than the `most` pairs the round may use (a round
+/// of one product draws one). Every party draws the same counts in the same order, so
+/// the two holders of each key stay in step.
 struct Keystreams<'r> {
     mine: &'r mut Keystream,
     next: &'r mut Keystream,
@@ -1048,15 +1047,15 @@ struct Keystreams<'r> {
 }
 
 impl<'r> Keystreams<'r> {
-    fn new(mine: &'r mut Keystream, next: &'r mut Keystream, fresh: usize) -> Self {
-        let block = || vec![0; 8 * fresh.min(KEYSTREAM_BLOCK)];
+    fn new(mine: &'r mut Keystream, next: &'r mut Keystream, most: usize) -> Self {
+        let block = || vec![0; 8 * most.min(KEYSTREAM_BLOCK)];
         Keystreams {
             mine,
             next,
             blocks: [block(), block()],
             filled: 0,
             used: 0,
-            left: fresh,
+            left: most,
             spare: (0, 0),
             spare_bits: 0,
         }

@@ -177,10 +177,10 @@ pub trait Protocol {
         mine: &[u64],
     ) -> Result<Vec<Vec<Self::Share>>, VmError>;
 
-    /// Waits until every party has its inputs in place, so that the parties start the
-    /// online phase together and its time does not include waiting for a peer that is
-    /// still unpacking its input shares. The default (a protocol without peers) returns
-    /// at once.
+    /// Waits until every party has got this far: once the inputs are in place, so that
+    /// the parties start the online phase together and its time does not include waiting
+    /// for a peer still unpacking its input shares, and once after the outputs are open.
+    /// The default (a protocol without peers) returns at once.
     fn synchronize(&mut self) -> Result<(), VmError> {
         Ok(())
     }
@@ -484,6 +484,10 @@ pub fn execute_rounds<'a, P: Protocol>(
     };
     stats.output_s = opening.elapsed().as_secs_f64();
     stats.online_s = online.elapsed().as_secs_f64();
+    // No party goes on to print its outputs before every party has finished: a peer that
+    // fails at the end fails the run everywhere, and a party that is done does not free
+    // its memory while a slower one on the same machine still computes.
+    protocol.synchronize().map_err(during("finishing"))?;
     if opened.len() != outputs.len() {
         return Err(protocol_bug(
             protocol,

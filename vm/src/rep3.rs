@@ -1610,8 +1610,9 @@ mod tests {
             .iter()
             .filter(|r| !r.interactive.is_empty())
             .count();
-        // Keys, inputs, the synchronizing exchange, the batches and the opening.
-        let separate = 3 + batches as u64 + 1;
+        // Keys, inputs, the synchronizing exchange, the batches, the opening and the
+        // closing exchange.
+        let separate = 3 + batches as u64 + 2;
         let (outputs, stats) = runs.into_iter().unzip();
         (outputs, stats, separate)
     }
@@ -1673,6 +1674,80 @@ mod tests {
         assert_eq!(exchanges(&stats), vec![separate - 1; 3]);
         let received: Vec<u64> = stats.iter().map(|s| s.online_bytes_received).collect();
         assert_eq!(received, [16 * n, 16 * n, 0]);
+    }
+
+    /// A party that leaves after `exchanges` exchanges.
+    struct LeavesAfter {
+        inner: Option<crate::net::local::LocalTransport>,
+        exchanges: u64,
+    }
+
+    impl Transport for LeavesAfter {
+        fn party(&self) -> u32 {
+            2
+        }
+
+        fn parties(&self) -> u32 {
+            PARTIES
+        }
+
+        fn exchange(&mut self, outgoing: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, VmError> {
+            if self.exchanges == 0 {
+                self.inner = None;
+            }
+            self.exchanges = self.exchanges.saturating_sub(1);
+            let left = || VmError::Protocol {
+                protocol: "test",
+                reason: "left".into(),
+            };
+            self.inner.as_mut().ok_or_else(left)?.exchange(outgoing)
+        }
+    }
+
+    #[test]
+    fn no_party_gets_its_outputs_if_a_peer_leaves_once_they_are_open() {
+        let program = mpc_compiler::compile_str(
+            "t.mpc",
+            "x = input(sint, party=0)\ny = input(sint, party=1)\noutput(x * y)\n",
+            &Default::default(),
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render()))
+        .program;
+        let inputs = [vec![3], vec![5], vec![]];
+        // Party 2 opens the product with its round, then leaves before the closing
+        // exchange: keys, inputs, the synchronizing exchange and the round.
+        let results: Vec<Result<RawOutputs, VmError>> = std::thread::scope(|scope| {
+            let mut mesh = crate::net::local::local_mesh(3);
+            let mut leaver = LeavesAfter {
+                inner: mesh.pop(),
+                exchanges: 4,
+            };
+            let program = &program;
+            let inputs = &inputs;
+            let parties: Vec<_> = mesh
+                .into_iter()
+                .enumerate()
+                .map(|(p, mut t)| {
+                    scope.spawn(move || {
+                        crate::exec::run_party(program, ProtocolKind::Rep3, &mut t, &inputs[p])
+                            .map(|(raw, _)| raw)
+                    })
+                })
+                .collect();
+            let left = crate::exec::run_party(program, ProtocolKind::Rep3, &mut leaver, &inputs[2])
+                .map(|(raw, _)| raw);
+            let mut results: Vec<_> = parties.into_iter().map(|p| p.join().unwrap()).collect();
+            results.push(left);
+            results
+        });
+        assert!(results[2].is_err());
+        for result in &results[..2] {
+            let error = result.as_ref().expect_err("no outputs").to_string();
+            assert!(
+                error.starts_with("party 2: ") && error.ends_with("(finishing)"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -490,9 +490,10 @@ fn check_stats(dir: &Path) {
             s["output_s"].as_f64() <= s["online_s"].as_f64(),
             "party {p}: {s}"
         );
-        // Start-up keys, inputs, the synchronizing exchange and 3 products: the opening
-        // goes with the last product, whose share `z` each party knows before sending.
-        assert_eq!(s["rounds"], 6, "party {p}: {s}");
+        // Start-up keys, inputs, the synchronizing exchange, 3 products (the opening goes
+        // with the last, whose share `z` each party knows before sending) and the closing
+        // exchange.
+        assert_eq!(s["rounds"], 7, "party {p}: {s}");
         // Three 8-byte products and this party's 8-byte component for the opening.
         assert_eq!(s["online_bytes_sent"], 32, "party {p}: {s}");
         assert_eq!(s["output_bytes_sent"], 8, "party {p}: {s}");

@@ -181,15 +181,31 @@ fn three_tls_parties_exchange_messages_of_every_size() {
 /// Two parties over TLS; `certs_seen_by[p]` are the certificates party `p`'s config
 /// lists, `keys[p]` party `p`'s key. Returns each party's result.
 fn connect_two_tls(certs_seen_by: [Vec<String>; 2], keys: [String; 2]) -> Vec<Result<(), String>> {
-    let mut config = config(free_addresses(2), Duration::from_secs(2));
+    connect_tls(&certs_seen_by, &keys, Duration::from_secs(2), |_| {
+        Duration::ZERO
+    })
+}
+
+/// Parties over TLS, as [`connect_two_tls`] connects two, each starting after its
+/// `delay`, within `connect_timeout`.
+fn connect_tls(
+    certs_seen_by: &[Vec<String>],
+    keys: &[String],
+    connect_timeout: Duration,
+    delay: impl Fn(u32) -> Duration,
+) -> Vec<Result<(), String>> {
+    let n = keys.len() as u32;
+    let mut config = config(free_addresses(n as usize), connect_timeout);
     config.tls = true;
-    let handles: Vec<_> = (0..2u32)
+    let handles: Vec<_> = (0..n)
         .map(|p| {
             let config = config.clone();
             let identity =
                 Identity::from_pem(p, &certs_seen_by[p as usize], &keys[p as usize]).unwrap();
+            let delay = delay(p);
             thread::spawn(move || {
-                TcpTransport::connect_with(&config, p, &hello(p, 2, 1), None, Some(&identity))
+                thread::sleep(delay);
+                TcpTransport::connect_with(&config, p, &hello(p, n, 1), None, Some(&identity))
                     .map(|_| ())
                     .map_err(|e| e.to_string())
             })
@@ -247,8 +263,6 @@ fn a_tls_peer_with_another_certificate_is_refused_on_both_sides() {
 fn a_party_waiting_for_a_refused_party_learns_it_from_the_party_that_refused_it() {
     let [(key0, cert0), (key1, cert1), (key2, cert2), (_, other)] =
         [0, 1, 2, 2].map(|p| tls::generate(p).unwrap());
-    let mut config = config(free_addresses(3), Duration::from_secs(30));
-    config.tls = true;
     // Party 0 knows party 2 by another certificate; party 1 knows the right one.
     let certs_seen_by = [
         vec![cert0.clone(), cert1.clone(), other],
@@ -257,21 +271,9 @@ fn a_party_waiting_for_a_refused_party_learns_it_from_the_party_that_refused_it(
     ];
     let keys = [key0, key1, key2];
     // Party 2 starts last, when party 1 has connected to party 0 and waits for party 2.
-    let handles: Vec<_> = (0..3u32)
-        .map(|p| {
-            let config = config.clone();
-            let identity =
-                Identity::from_pem(p, &certs_seen_by[p as usize], &keys[p as usize]).unwrap();
-            thread::spawn(move || {
-                thread::sleep(Duration::from_millis(if p == 2 { 500 } else { 0 }));
-                TcpTransport::connect_with(&config, p, &hello(p, 3, 1), None, Some(&identity))
-                    .map(|_| ())
-                    .unwrap_err()
-                    .to_string()
-            })
-        })
-        .collect();
-    let errors: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let delay = |p| Duration::from_millis(if p == 2 { 500 } else { 0 });
+    let results = connect_tls(&certs_seen_by, &keys, Duration::from_secs(30), delay);
+    let errors: Vec<String> = results.into_iter().map(|r| r.unwrap_err()).collect();
     assert!(
         errors[0].starts_with("party 2: presented a certificate"),
         "{}",

@@ -1326,19 +1326,19 @@ mod tests {
     fn the_abort_notice_follows_a_large_message_that_went_out_whole() {
         let large = vec![7u8; 1 << 20];
         let outgoing = vec![vec![], large.clone(), large.clone()];
-        let err = party_0_sending_to_fakes(outgoing, Duration::from_secs(5), move |[p1, p2]| {
-            let (mut p1, mut p2) = (p1, p2);
-            assert_eq!(read_frame(&mut p2, MAX_FRAME).unwrap(), large);
-            assert_eq!(read_frame(&mut p1, MAX_FRAME).unwrap(), large);
-            // Party 0 has written both messages; party 1 then sends it garbage.
-            thread::sleep(Duration::from_millis(50));
-            p1.write_all(&(MAX_FRAME + 1).to_le_bytes()).unwrap();
-            // Party 2 learns that party 1 is to blame, not that party 0 hung up.
-            assert!(matches!(
-                read_frame(&mut p2, MAX_FRAME),
-                Err(FrameError::Aborted { culprit: 1 })
-            ));
-        });
+        let err =
+            party_0_sending_to_fakes(outgoing, Duration::from_secs(5), move |[mut p1, mut p2]| {
+                assert_eq!(read_frame(&mut p2, MAX_FRAME).unwrap(), large);
+                assert_eq!(read_frame(&mut p1, MAX_FRAME).unwrap(), large);
+                // Party 0 has written both messages; party 1 then sends it garbage.
+                thread::sleep(Duration::from_millis(50));
+                p1.write_all(&(MAX_FRAME + 1).to_le_bytes()).unwrap();
+                // Party 2 learns that party 1 is to blame, not that party 0 hung up.
+                assert!(matches!(
+                    read_frame(&mut p2, MAX_FRAME),
+                    Err(FrameError::Aborted { culprit: 1 })
+                ));
+            });
         assert!(err.to_string().starts_with("party 1: "), "{err}");
     }
 

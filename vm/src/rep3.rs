@@ -282,7 +282,6 @@ impl<'t, T: Transport> Rep3<'t, T> {
         let mut pair_shares: Vec<(u64, u8)> = Vec::new();
         let (mut pairs_from_next, mut pairs_from_prev) = (0usize, 0usize);
         let mut transfers = false;
-        let party = self.party;
         // At most one pair per gate: the blocks are drawn as products and ANDs need them,
         // so counting them first would only cost a pass over the gates.
         let mut streams = Keystreams::new(&mut self.mine, &mut self.next, gates.len());
@@ -320,7 +319,7 @@ impl<'t, T: Transport> Rep3<'t, T> {
                     // Components 0 and 1 of the Boolean sharing come from the streams of
                     // k_0 (roles 0 and 2) and k_1 (roles 0 and 1).
                     let (mine, next) = streams.direct();
-                    *slot = match roles(party, gate, kinds).1 {
+                    *slot = match roles(me, gate, kinds).1 {
                         0 => {
                             let x = registers[a.index()];
                             let (b0, b1) = (mine.next_u64() & m, next.next_u64() & m);
@@ -353,11 +352,12 @@ impl<'t, T: Transport> Rep3<'t, T> {
                     to_next.put(slot[0], product_width);
                     early_output_bits += u64::from(product_width);
                 }
+                // Early, the other two shares come one from each peer.
                 if from_next_of(k) {
                     products_expected += usize::from(product_width);
-                }
-                if early && learns(k, me as usize) {
-                    open_bits += usize::from(product_width);
+                    if early {
+                        open_bits += usize::from(product_width);
+                    }
                 }
             }
         }
@@ -370,7 +370,8 @@ impl<'t, T: Transport> Rep3<'t, T> {
         } else {
             (0, 0)
         };
-        // The outputs' shares go last: component 0 of a product of the batch is its `z`.
+        // The shares of the outputs from before the batch go last (those of its products
+        // went in gate order).
         let round_bits = open_bits + pairs_from_prev + transfers_from_prev;
         // The shares of wires from before the batch, if the next party learns some.
         let bits = match opening {
@@ -420,7 +421,7 @@ impl<'t, T: Transport> Rep3<'t, T> {
                             };
                             *slot = Self::hold_public(value);
                         }
-                        Gate::PairA2B(_, w) => match roles(self.party, gate, kinds).1 {
+                        Gate::PairA2B(_, w) => match roles(me, gate, kinds).1 {
                             1 => slot[1] = pairs_prev.get(w),
                             2 => slot[0] = pairs_next.get(w),
                             _ => {}

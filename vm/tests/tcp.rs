@@ -378,11 +378,16 @@ fn a_party_that_never_starts_fails_the_others_within_the_connect_timeout() {
     addresses[1] = "127.0.0.1:1".to_string();
     let config = config(addresses.clone(), timeout);
     let start = Instant::now();
-    let handles: Vec<_> = [0u32, 2]
+    // Party 2 starts later, so that party 0 gives up on party 1 before party 2 does (and
+    // does not see party 2 leave first).
+    let handles: Vec<_> = [(0u32, 0), (2, 300)]
         .into_iter()
-        .map(|p| {
+        .map(|(p, delay)| {
             let config = config.clone();
-            thread::spawn(move || TcpTransport::connect(&config, p, &hello(p, 3, 1)).map(|_| ()))
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(delay));
+                TcpTransport::connect(&config, p, &hello(p, 3, 1)).map(|_| ())
+            })
         })
         .collect();
     let errors: Vec<String> = handles

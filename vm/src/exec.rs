@@ -20,6 +20,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 use std::str::FromStr;
 
 use mpc_bytecode::{Gate, Header, InputSlot, Outline, Program, Round, WireId, WireKind};
@@ -141,6 +142,79 @@ pub struct OutputOpening<'a> {
     pub secrets: Vec<(WireId, u8)>,
 }
 
+/// Who learns the outputs, as the last round's batch sees it: worked out from the program
+/// before the clock starts, for a protocol that opens outputs with the last round
+/// ([`Protocol::last_interactive`]). Parties are sets of bits, bit `p` for party `p`; an
+/// output to every party has every bit set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchOutputs {
+    /// For each gate of the batch, the parties that learn its wire; 0 if it is no output.
+    pub learners: Vec<u8>,
+    /// For each party, the bits of its outputs' secret elements computed before the
+    /// batch.
+    pub before: [usize; 8],
+    /// For each output with secret elements in the batch, its parties and those
+    /// elements' bits.
+    pub in_batch: Vec<(u8, usize)>,
+    /// The parties that learn each gate of the batch, if every gate has the same.
+    pub uniform_learners: Option<u8>,
+    /// Whether every output in the batch is a product or an AND (`Mul`, `Reshare`,
+    /// `And`), which the executor finds once the batch's gates are at hand.
+    pub products_only: bool,
+}
+
+impl BatchOutputs {
+    /// Where `openings` stand with respect to the batch of wires `batch`; `None` if one
+    /// names a party that has no bit.
+    pub(crate) fn of(openings: &[OutputOpening<'_>], batch: Range<usize>) -> Option<Self> {
+        let mut outputs = BatchOutputs {
+            learners: vec![0; batch.len()],
+            ..BatchOutputs::default()
+        };
+        for o in openings {
+            let mut set = if o.to.is_empty() { u8::MAX } else { 0 };
+            for &p in o.to {
+                set |= 1u8.checked_shl(p)?;
+            }
+            let mut in_batch = 0;
+            for &(w, bits) in &o.secrets {
+                let bits = usize::from(bits);
+                match w.index().checked_sub(batch.start) {
+                    Some(k) => {
+                        outputs.learners[k] |= set;
+                        in_batch += bits;
+                    }
+                    None => {
+                        for (p, before) in outputs.before.iter_mut().enumerate() {
+                            if set & 1 << p != 0 {
+                                *before += bits;
+                            }
+                        }
+                    }
+                }
+            }
+            if in_batch > 0 {
+                outputs.in_batch.push((set, in_batch));
+            }
+        }
+        let first = outputs.learners.first().copied().unwrap_or(0);
+        outputs.uniform_learners = outputs
+            .learners
+            .iter()
+            .all(|&l| l == first)
+            .then_some(first);
+        Some(outputs)
+    }
+
+    /// Notes the gates of the batch.
+    pub(crate) fn note_gates(&mut self, gates: &[Gate]) {
+        let product = |(gate, &learners): (&Gate, &u8)| {
+            learners == 0 || matches!(gate, Gate::Mul(..) | Gate::Reshare(_) | Gate::And(..))
+        };
+        self.products_only = gates.iter().zip(&self.learners).all(product);
+    }
+}
+
 /// For each output in program order, its raw values if this party learns it.
 pub type RawOutputs = Vec<Option<Vec<u64>>>;
 
@@ -233,7 +307,8 @@ pub trait Protocol {
     /// round trip fewer: returns the opened outputs if it did, `None` if the executor
     /// must still call [`Protocol::open_outputs`]. When it opened them, the registers of
     /// the batch's secret wires may hold something else than their shares: nothing reads
-    /// them after the last round. The default only computes the batch.
+    /// them after the last round. `in_batch` says who learns what of the batch, unless
+    /// an output names a party it has no bit for. The default only computes the batch.
     fn last_interactive(
         &mut self,
         gates: &[Gate],
@@ -241,8 +316,9 @@ pub trait Protocol {
         kinds: &[WireKind],
         out: &mut [Self::Share],
         openings: &[OutputOpening<'_>],
+        in_batch: Option<&BatchOutputs>,
     ) -> Result<Option<RawOutputs>, VmError> {
-        let _ = openings;
+        let _ = (openings, in_batch);
         self.interactive(gates, registers, kinds, out)
             .map(|()| None)
     }
@@ -405,6 +481,7 @@ pub fn execute_rounds<'a, P: Protocol>(
             }
         })
         .collect();
+    let mut in_last_batch = BatchOutputs::of(&openings, outline.last_batch.clone());
     let started = std::time::Instant::now();
     let inputs = protocol
         .share_inputs(layout, my_inputs)
@@ -422,6 +499,17 @@ pub fn execute_rounds<'a, P: Protocol>(
     let mut inputs = Some(inputs);
     let mut next = rounds.next().transpose()?;
     let total = header.num_rounds as usize;
+    // What the last round's batch computes is noted as soon as the round is at hand: for
+    // a program of one round, before the clock starts.
+    let note_if_last =
+        |index: usize, next: &Option<ReadyRound>, outputs: &mut Option<BatchOutputs>| {
+            if let (Some(outputs), Some(ready)) = (outputs, next) {
+                if index + 1 == total {
+                    outputs.note_gates(&ready.round.interactive);
+                }
+            }
+        };
+    note_if_last(0, &next, &mut in_last_batch);
     let mut place = |index: usize, ready: &ReadyRound, registers: &mut [P::Share]| {
         if let Some(shares) = &inputs {
             place_inputs(ready, shares, registers);
@@ -456,8 +544,9 @@ pub fn execute_rounds<'a, P: Protocol>(
             let batch = &mut rest[..round.interactive.len()];
             let gates = &round.interactive;
             let result = if index + 1 == total {
+                let in_batch = in_last_batch.as_ref();
                 protocol
-                    .last_interactive(gates, before, kinds, batch, &openings)
+                    .last_interactive(gates, before, kinds, batch, &openings, in_batch)
                     .map(|opened| opened_early = opened)
             } else {
                 protocol.interactive(gates, before, kinds, batch)
@@ -467,6 +556,7 @@ pub fn execute_rounds<'a, P: Protocol>(
         drop(ready);
         on_round(index + 1);
         next = rounds.next().transpose()?;
+        note_if_last(index + 1, &next, &mut in_last_batch);
     }
     if next.is_some() {
         return Err(protocol_bug(

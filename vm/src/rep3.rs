@@ -32,7 +32,9 @@
 //! A product of that last round is then opened rather than reshared: its `z_i` go only
 //! to the parties that learn it (nothing reads it after the round). This is safe because
 //! the zero-sharing makes `(z_0, z_1, z_2)` a fresh random additive sharing of the
-//! product, so a party that sees all three learns the product and nothing else.
+//! product, so a party that sees all three learns the product and nothing else. When
+//! one party alone learns every product of that round, only the key it lacks masks
+//! them, and a third of the keystream is drawn (see `Masks`).
 //!
 //! Three gates combine a word only party 0 knows (`a0 + a1`) or a bit share with a word
 //! the other two know, in one round, by oblivious transfer with the third party as the
@@ -49,8 +51,9 @@
 
 use mpc_bytecode::gate::{pairs, pext, EVEN_BITS};
 use mpc_bytecode::{mask, Domain, Gate, InputSlot, WireId, WireKind};
+use rayon::prelude::*;
 
-use crate::exec::{Operand, OutputOpening, Protocol, RawOutputs, Transport, VmError};
+use crate::exec::{BatchOutputs, Operand, OutputOpening, Protocol, RawOutputs, Transport, VmError};
 use crate::prg::Keystream;
 use crate::runs::Run;
 
@@ -260,8 +263,7 @@ impl<'t, T: Transport> Rep3<'t, T> {
         // product is opened as it is computed rather than reshared: its share `z` goes to
         // each peer that learns it (to the next one with the openings), and a party that
         // learns it gets the other two and keeps their sum as component 1.
-        let (openings, learners) =
-            opening.map_or((&[][..], &[][..]), |o| (o.openings, &o.learners[..]));
+        let (openings, learners) = opening.map_or((&[][..], &[][..]), |o| (o.openings, o.learners));
         let early = opening.is_some();
         // A round's products fill at most a word each.
         let mut to_prev = BitWriter::into(self.transport.buffer(gates.len() * 8));
@@ -284,15 +286,25 @@ impl<'t, T: Transport> Rep3<'t, T> {
         let mut transfers = false;
         // At most one pair per gate: the blocks are drawn as products and ANDs need them,
         // so counting them first would only cost a pass over the gates.
-        let mut streams = Keystreams::new(&mut self.mine, &mut self.next, gates.len());
-        // The width of every gate while they are all products (or ANDs) of one width.
-        let mut uniform_width = gates.first().map(product_width);
+        // A batch that one party alone learns needs a mask of the one key it does not hold
+        // (see `Masks`).
+        let masks = match opening.and_then(|o| o.uniform_learners) {
+            Some(l) if l == 1 << me => Masks::Neither,
+            Some(l) if l == 1 << prev => Masks::Next,
+            Some(l) if l == 1 << next => Masks::Mine,
+            _ => Masks::Both,
+        };
+        let mut streams = Keystreams::new(&mut self.mine, &mut self.next, gates.len(), masks);
+        // The width and domain of every gate while they are all products (or ANDs) of one
+        // width.
+        let shape = |gate: &Gate| (product_width(gate), matches!(gate, Gate::And(..)));
+        let mut uniform = gates.first().map(shape);
         for (k, (gate, slot)) in gates.iter().zip(out.iter_mut()).enumerate() {
-            let product_width = product_width(gate);
-            if uniform_width != Some(product_width) {
-                uniform_width = None;
+            if uniform.is_some_and(|u| u != shape(gate)) {
+                uniform = None;
             }
-            match *gate {
+            // The share `z` of a product or AND, and its bits; other gates go on.
+            let (z, width) = match *gate {
                 Gate::Mul(a, b) => {
                     let (x, y) = (registers[a.index()], registers[b.index()]);
                     let z = x[0]
@@ -300,19 +312,22 @@ impl<'t, T: Transport> Rep3<'t, T> {
                         .wrapping_add(x[0].wrapping_mul(y[1]))
                         .wrapping_add(x[1].wrapping_mul(y[0]))
                         .wrapping_add(zero_arith(streams.pair()));
-                    slot[0] = z;
+                    (z, 64)
                 }
                 Gate::Reshare(a) => {
-                    slot[0] = registers[a.index()][0].wrapping_add(zero_arith(streams.pair()));
+                    let z = registers[a.index()][0].wrapping_add(zero_arith(streams.pair()));
+                    (z, 64)
                 }
                 Gate::And(a, b, w) => {
                     let (x, y) = (registers[a.index()], registers[b.index()]);
                     let (r, t) = streams.bits(w);
-                    slot[0] = ((x[0] & y[0]) ^ (x[0] & y[1]) ^ (x[1] & y[0]) ^ r ^ t) & mask(w);
+                    let z = ((x[0] & y[0]) ^ (x[0] & y[1]) ^ (x[1] & y[0]) ^ r ^ t) & mask(w);
+                    (z, w)
                 }
                 Gate::Open(a) => {
                     to_next.put(registers[a.index()][0], 64);
                     open_bits += 64;
+                    continue;
                 }
                 Gate::PairA2B(a, w) => {
                     let m = mask(w);
@@ -335,29 +350,33 @@ impl<'t, T: Transport> Rep3<'t, T> {
                             [0, next.next_u64() & m]
                         }
                     };
+                    continue;
                 }
-                Gate::PairAnd(..) | Gate::PairEq(..) | Gate::MulBit(..) => transfers = true,
+                Gate::PairAnd(..) | Gate::PairEq(..) | Gate::MulBit(..) => {
+                    transfers = true;
+                    continue;
+                }
                 _ => {
                     return Err(VmError::Protocol {
                         protocol: "rep3",
                         reason: format!("`{}` is not a rep3 operation", gate.mnemonic()),
                     })
                 }
+            };
+            if to_prev_of(k) {
+                to_prev.put(z, width);
             }
-            if product_width > 0 {
-                if to_prev_of(k) {
-                    to_prev.put(slot[0], product_width);
-                }
-                if learns(k, next) {
-                    to_next.put(slot[0], product_width);
-                    early_output_bits += u64::from(product_width);
-                }
-                // Early, the other two shares come one from each peer.
-                if from_next_of(k) {
-                    products_expected += usize::from(product_width);
-                    if early {
-                        open_bits += usize::from(product_width);
-                    }
+            if learns(k, next) {
+                to_next.put(z, width);
+                early_output_bits += u64::from(width);
+            }
+            // A result this party keeps (early, one it learns) gets the other two shares,
+            // one from each peer; early, the others are not stored.
+            if from_next_of(k) {
+                slot[0] = z;
+                products_expected += usize::from(width);
+                if early {
+                    open_bits += usize::from(width);
                 }
             }
         }
@@ -382,33 +401,86 @@ impl<'t, T: Transport> Rep3<'t, T> {
             _ => 0,
         };
         self.output_bytes_sent += (early_output_bits + bits).div_ceil(8);
-        let (from_next, from_prev) = self.exchange(
-            to_prev,
-            to_next,
-            products_expected + pairs_from_next + transfers_from_next,
-            round_bits + opening.map_or(0, |o| o.apart[me as usize]),
-        )?;
-        let mut products = BitReader {
-            bytes: &from_next,
-            bit: 0,
+        let expected_from_prev = round_bits + opening.map_or(0, |o| o.apart[me as usize]);
+        let expected_from_next = products_expected + pairs_from_next + transfers_from_next;
+        // Large outputs get their memory while this party waits for its peers' messages.
+        let learned = openings.iter().filter(|o| self::learns(o, me));
+        let (exchanged, buffers) = if learned.map(|o| o.secrets.len()).sum::<usize>()
+            >= PREPARED_OUTPUTS
+        {
+            std::thread::scope(|scope| {
+                let buffers = scope.spawn(|| output_buffers(openings, me, true));
+                let exchanged =
+                    self.exchange(to_prev, to_next, expected_from_next, expected_from_prev);
+                (
+                    exchanged,
+                    buffers
+                        .join()
+                        .unwrap_or_else(|_| output_buffers(openings, me, false)),
+                )
+            })
+        } else {
+            let exchanged = self.exchange(to_prev, to_next, expected_from_next, expected_from_prev);
+            (exchanged, output_buffers(openings, me, false))
         };
-        let mut opened = BitReader {
-            bytes: &from_prev,
-            bit: 0,
+        let (from_next, from_prev) = exchanged?;
+        let expected = products_expected + open_bits + pairs_from_prev + pairs_from_next;
+        // Whether this party learns every gate of the batch, or none, when that is so.
+        let learns_all = match opening {
+            None => Some(true),
+            Some(o) => o.uniform_learners.map(|l| l & 1 << me != 0),
         };
-        // Role 0 is the previous party of role 1 and the next one of role 2.
-        let mut pairs_prev = BitReader {
-            bytes: &from_prev,
-            bit: open_bits,
+        // Nothing but products of one width, all read or none: each gate's bits are at the
+        // same place in every message, and the gates need not be read.
+        let uniform = uniform.filter(|&(w, _)| w > 0 && learns_all == Some(true));
+        let read_at = |bytes: &[u8], k: usize, w: u8| {
+            BitReader {
+                bytes,
+                bit: k * usize::from(w),
+            }
+            .get(w)
         };
-        let mut pairs_next = BitReader {
-            bytes: &from_next,
-            bit: products_expected,
-        };
-        match uniform_width.filter(|&w| w > 0 && !early) {
-            // Nothing but products of one width to read: no need to look at the gates.
-            Some(w) => out.iter_mut().for_each(|slot| slot[1] = products.get(w)),
-            None => {
+        match uniform {
+            // Opened early, the two shares received are read where they lie as the
+            // outputs are opened.
+            Some(_) if early => {}
+            Some((w, _)) => {
+                let unpack = |(c, chunk): (usize, &mut [Share])| {
+                    let mut products = BitReader {
+                        bytes: &from_next,
+                        bit: c * UNPACK_CHUNK * usize::from(w),
+                    };
+                    chunk.iter_mut().for_each(|slot| slot[1] = products.get(w));
+                };
+                // A large batch's messages arrive together, so its unpacking is spread over
+                // threads.
+                if out.len() >= PARALLEL_UNPACK {
+                    out.par_chunks_mut(UNPACK_CHUNK)
+                        .enumerate()
+                        .for_each(unpack);
+                } else {
+                    out.chunks_mut(UNPACK_CHUNK).enumerate().for_each(unpack);
+                }
+            }
+            _ if expected == 0 => {}
+            _ => {
+                let mut products = BitReader {
+                    bytes: &from_next,
+                    bit: 0,
+                };
+                let mut opened = BitReader {
+                    bytes: &from_prev,
+                    bit: 0,
+                };
+                // Role 0 is the previous party of role 1 and the next one of role 2.
+                let mut pairs_prev = BitReader {
+                    bytes: &from_prev,
+                    bit: open_bits,
+                };
+                let mut pairs_next = BitReader {
+                    bytes: &from_next,
+                    bit: products_expected,
+                };
                 for (k, (gate, slot)) in gates.iter().zip(out.iter_mut()).enumerate() {
                     match *gate {
                         Gate::Open(a) => {
@@ -458,8 +530,20 @@ impl<'t, T: Transport> Rep3<'t, T> {
             bytes: &from_prev,
             bit: round_bits,
         };
-        let shares = |w: WireId| share_of(registers, out, w);
-        let opened = open_with(openings, me, batch, shares, kinds, &mut output_shares);
+        let out = &*out;
+        let shares = |wire: WireId| match (wire.index().checked_sub(batch), uniform) {
+            (Some(k), Some((w, boolean))) if early => {
+                let (z, other) = (read_at(&from_next, k, w), read_at(&from_prev, k, w));
+                let sum = if boolean {
+                    z ^ other
+                } else {
+                    z.wrapping_add(other)
+                };
+                [out[k][0], sum]
+            }
+            _ => share_of(registers, out, wire),
+        };
+        let opened = open_with(openings, batch, shares, kinds, &mut output_shares, buffers);
         self.transport.recycle(from_next);
         self.transport.recycle(from_prev);
         Ok(opened)
@@ -1021,6 +1105,12 @@ fn unzip_pairs(x: u64, w: u8) -> (u64, u64) {
 /// help, 8192 a little more than the others.
 const LANE_BLOCK: usize = 8192;
 
+/// Results of a batch unpacked at a time, by one thread.
+const UNPACK_CHUNK: usize = 1 << 14;
+
+/// The fewest results of a batch worth unpacking on several threads.
+const PARALLEL_UNPACK: usize = 1 << 16;
+
 /// Words drawn from each keystream at a time for zero sharings: 16 KiB, which stays in
 /// the cache, where drawing a large round's whole keystream at once would not.
 const KEYSTREAM_BLOCK: usize = 1024;
@@ -1028,11 +1118,14 @@ const KEYSTREAM_BLOCK: usize = 1024;
 /// A round's view of the two keystreams, `F(k_i)` and `F(k_{i+1})`: pairs of words for
 /// zero sharings (their difference or XOR is a share of zero), drawn a block at a time
 /// when one is needed, and never more than the `most` pairs the round may use (a round
-/// of one product draws one). Every party draws the same counts in the same order, so
-/// the two holders of each key stay in step.
+/// of one product draws one). The two holders of each key draw the same counts from it
+/// in the same order, so they stay in step: every party draws both streams alike, or
+/// (with [`Masks`]) a key's two holders both draw it or both leave it.
 struct Keystreams<'r> {
     mine: &'r mut Keystream,
     next: &'r mut Keystream,
+    /// Which of the two streams are read; the words of the other are 0.
+    masks: Masks,
     /// The current block of each stream: little-endian words, read in place.
     blocks: [Vec<u8>; 2],
     /// Pairs in the blocks, and pairs of them drawn.
@@ -1048,11 +1141,12 @@ struct Keystreams<'r> {
 }
 
 impl<'r> Keystreams<'r> {
-    fn new(mine: &'r mut Keystream, next: &'r mut Keystream, most: usize) -> Self {
+    fn new(mine: &'r mut Keystream, next: &'r mut Keystream, most: usize, masks: Masks) -> Self {
         let block = || vec![0; 8 * most.min(KEYSTREAM_BLOCK)];
         Keystreams {
             mine,
             next,
+            masks,
             blocks: [block(), block()],
             filled: 0,
             used: 0,
@@ -1097,8 +1191,18 @@ impl<'r> Keystreams<'r> {
     fn refill(&mut self) {
         let n = self.left.min(KEYSTREAM_BLOCK);
         self.left -= n;
-        self.mine.fill_bytes(&mut self.blocks[0][..8 * n]);
-        self.next.fill_bytes(&mut self.blocks[1][..8 * n]);
+        let (mine, next) = match self.masks {
+            Masks::Both => (true, true),
+            Masks::Mine => (true, false),
+            Masks::Next => (false, true),
+            Masks::Neither => (false, false),
+        };
+        if mine {
+            self.mine.fill_bytes(&mut self.blocks[0][..8 * n]);
+        }
+        if next {
+            self.next.fill_bytes(&mut self.blocks[1][..8 * n]);
+        }
         (self.filled, self.used) = (n, 0);
     }
 
@@ -1106,6 +1210,27 @@ impl<'r> Keystreams<'r> {
     fn direct(&mut self) -> (&mut Keystream, &mut Keystream) {
         (self.mine, self.next)
     }
+}
+
+/// Which keystreams mask the shares `z` of a round's products and ANDs.
+///
+/// Usually both: the sum of `F(k_i) - F(k_{i+1})` over the parties is zero, and each
+/// share is masked by a key its receiver does not hold. When one party, `l`, alone
+/// learns every result of the batch, the other two send it their shares and nothing
+/// else is sent: `l` holds `k_l` and `k_{l+1}`, so their terms hide nothing from it, and
+/// the masks are `-F(k_{l+2})` on party `l+1` and `+F(k_{l+2})` on party `l+2`, which
+/// still sum to zero. Given the result, the two shares `l` receives are then one random
+/// word (the key it does not hold) and the difference, as with the full masks; a third
+/// of the keystream is drawn.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Masks {
+    Both,
+    /// `F(k_i)` alone: this party is `l+2`.
+    Mine,
+    /// `F(k_{i+1})` alone: this party is `l+1`.
+    Next,
+    /// None: this party is `l`.
+    Neither,
 }
 
 /// The arithmetic share of zero from the two keystreams' words.
@@ -1380,8 +1505,9 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         kinds: &[WireKind],
         out: &mut [Share],
         openings: &[OutputOpening<'_>],
+        in_batch: Option<&BatchOutputs>,
     ) -> Result<Option<RawOutputs>, VmError> {
-        match EarlyOpening::of(openings, gates, registers.len()) {
+        match in_batch.and_then(|b| EarlyOpening::of(openings, b)) {
             Some(opening) => self
                 .round(gates, registers, kinds, out, Some(&opening))
                 .map(Some),
@@ -1410,7 +1536,8 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
             bytes: &from_prev,
             bit: 0,
         };
-        let opened = open_with(openings, me, all, share, kinds, &mut reader);
+        let buffers = output_buffers(openings, me, false);
+        let opened = open_with(openings, all, share, kinds, &mut reader, buffers);
         self.transport.recycle(from_prev);
         Ok(opened)
     }
@@ -1428,52 +1555,36 @@ const MAX_EARLY_OUTPUT_BITS: usize = 8 * 64 * 1024;
 struct EarlyOpening<'a, 'o> {
     openings: &'a [OutputOpening<'o>],
     /// For each gate of the batch, the parties (one bit each) that learn it.
-    learners: Vec<u8>,
+    learners: &'a [u8],
     /// For each party, the bits it receives of the shares of wires from before the batch.
     apart: [usize; PARTIES as usize],
+    /// The parties that learn every gate of the batch, if each gate has the same.
+    uniform_learners: Option<u8>,
 }
 
 impl<'a, 'o> EarlyOpening<'a, 'o> {
-    /// `openings` to open with the batch `gates` whose first wire is `batch`, if every
-    /// share a party sends is known before the round's messages arrive (component 0 of
-    /// a wire from before the batch, or the share `z` of a product or AND in it) and the
-    /// shares that make the messages longer than resharing would are few: every share
-    /// of a wire from before the batch, and those of products that every party learns (a
-    /// product a party does not learn saves the share that resharing would send it).
-    fn of(openings: &'a [OutputOpening<'o>], gates: &[Gate], batch: usize) -> Option<Self> {
-        let mut opening = EarlyOpening {
+    /// `openings` to open with the batch that `in_batch` describes, if every share a
+    /// party sends is known before the round's messages arrive (component 0 of a wire
+    /// from before the batch, or the share `z` of a product or AND in it) and the shares
+    /// that make the messages longer than resharing would are few: every share of a wire
+    /// from before the batch, and those of products that every party learns (a product a
+    /// party does not learn saves the share that resharing would send it).
+    fn of(openings: &'a [OutputOpening<'o>], in_batch: &'a BatchOutputs) -> Option<Self> {
+        let everyone = (1 << PARTIES) - 1;
+        let mut apart = [0; PARTIES as usize];
+        apart.copy_from_slice(&in_batch.before[..PARTIES as usize]);
+        let to_all: usize = (in_batch.in_batch.iter())
+            .filter(|&&(set, _)| set & everyone == everyone)
+            .map(|&(_, bits)| bits)
+            .sum();
+        let any = openings.iter().any(|o| !o.secrets.is_empty());
+        let longer = apart.iter().sum::<usize>() + to_all * PARTIES as usize;
+        (any && longer <= MAX_EARLY_OUTPUT_BITS && in_batch.products_only).then(|| EarlyOpening {
             openings,
-            learners: vec![0; gates.len()],
-            apart: [0; PARTIES as usize],
-        };
-        let (mut longer, mut any) = (0usize, false);
-        for o in openings {
-            let parties = (0..PARTIES).filter(|&p| learns(o, p));
-            let set = parties.clone().fold(0u8, |set, p| set | 1 << p);
-            let count = set.count_ones() as usize;
-            for &(w, bits) in &o.secrets {
-                let bits = usize::from(bits);
-                any = true;
-                match w.index().checked_sub(batch) {
-                    None => {
-                        parties
-                            .clone()
-                            .for_each(|p| opening.apart[p as usize] += bits);
-                        longer += count * bits;
-                    }
-                    Some(k) => {
-                        if !matches!(gates[k], Gate::Mul(..) | Gate::Reshare(_) | Gate::And(..)) {
-                            return None;
-                        }
-                        opening.learners[k] |= set;
-                        if count == PARTIES as usize {
-                            longer += count * bits;
-                        }
-                    }
-                }
-            }
-        }
-        (any && longer <= MAX_EARLY_OUTPUT_BITS).then_some(opening)
+            learners: &in_batch.learners,
+            apart,
+            uniform_learners: in_batch.uniform_learners.map(|l| l & everyone),
+        })
     }
 }
 
@@ -1525,41 +1636,68 @@ fn send_output_shares(
     written
 }
 
-/// The outputs party `me` learns, from its shares and the missing components `reader`
-/// reads; the shares of wires from `batch` on (products opened as they were computed)
-/// already sum to the value.
+/// The fewest output values a party learns whose memory is worth preparing while it
+/// waits for the last round's messages: about 2 ms for 10^6, mostly page faults.
+const PREPARED_OUTPUTS: usize = 1 << 16;
+
+/// An empty vector for each output party `me` learns, with room for its values; with
+/// `touched`, the memory is written once, so that filling it will not fault pages in.
+fn output_buffers(openings: &[OutputOpening<'_>], me: u32, touched: bool) -> RawOutputs {
+    let buffer = |o: &OutputOpening<'_>| {
+        let mut values = Vec::with_capacity(o.secrets.len());
+        if touched {
+            values.resize(o.secrets.len(), 0);
+            values.clear();
+        }
+        values
+    };
+    (openings.iter())
+        .map(|o| learns(o, me).then(|| buffer(o)))
+        .collect()
+}
+
+/// The outputs party `me` learns, in the `buffers` [`output_buffers`] made, from its
+/// shares and the missing components `reader` reads; the shares of wires from
+/// `batch` on (products opened as they were computed) already sum to the value.
 fn open_with(
     openings: &[OutputOpening<'_>],
-    me: u32,
     batch: usize,
-    share: impl Fn(WireId) -> Share,
+    share: impl Fn(WireId) -> Share + Sync,
     kinds: &[WireKind],
     reader: &mut BitReader,
+    mut buffers: RawOutputs,
 ) -> RawOutputs {
-    openings
-        .iter()
-        .map(|o| {
-            learns(o, me).then(|| {
-                o.secrets
-                    .iter()
-                    .map(|&(w, bits)| {
-                        let s = share(w);
-                        let m = if w.index() < batch {
-                            reader.get(bits)
-                        } else {
-                            0
-                        };
-                        let value = if kinds[w.index()] == WireKind::Bool {
-                            s[0] ^ s[1] ^ m
-                        } else {
-                            s[0].wrapping_add(s[1]).wrapping_add(m)
-                        };
-                        value & mask(bits)
-                    })
-                    .collect()
-            })
-        })
-        .collect()
+    let value = |w: WireId, bits: u8, missing: u64| {
+        let s = share(w);
+        let value = if kinds[w.index()] == WireKind::Bool {
+            s[0] ^ s[1] ^ missing
+        } else {
+            s[0].wrapping_add(s[1]).wrapping_add(missing)
+        };
+        value & mask(bits)
+    };
+    // No bits left to read means every secret is from the batch: a large output is then
+    // opened on several threads (this party's peers that learn nothing are idle by then).
+    let nothing_to_read = reader.bit == 8 * reader.bytes.len();
+    for (o, values) in openings.iter().zip(&mut buffers) {
+        let Some(values) = values else {
+            continue;
+        };
+        let secrets = &o.secrets;
+        if nothing_to_read && secrets.len() >= PARALLEL_UNPACK {
+            values.par_extend(secrets.par_iter().map(|&(w, bits)| value(w, bits, 0)));
+            continue;
+        }
+        values.extend(secrets.iter().map(|&(w, bits)| {
+            let missing = if w.index() < batch {
+                reader.get(bits)
+            } else {
+                0
+            };
+            value(w, bits, missing)
+        }));
+    }
+    buffers
 }
 
 /// This party's shares of wire `w`, from `registers` (every wire before a batch) or the
@@ -1677,15 +1815,56 @@ mod tests {
         assert_eq!(received, [16 * n, 16 * n, 0]);
     }
 
-    /// A party that leaves after `exchanges` exchanges.
-    struct LeavesAfter {
-        inner: Option<crate::net::local::LocalTransport>,
-        exchanges: u64,
+    #[test]
+    fn batches_large_enough_for_threads_give_the_products() {
+        // Above `PARALLEL_UNPACK` and `PREPARED_OUTPUTS`: a round of products unpacked on
+        // threads, then a last round opened with its messages (to party 0) or after them
+        // (to everyone, too many bits to go with the round).
+        let n = PARALLEL_UNPACK + 5;
+        let inputs = [
+            (0..n as u64)
+                .map(|v| v.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                .collect::<Vec<_>>(),
+            (0..n as u64).map(|v| v ^ 0xdead_beef).collect(),
+            vec![],
+        ];
+        let expected: Vec<u64> = (inputs[0].iter().zip(&inputs[1]))
+            .map(|(x, y)| x.wrapping_mul(*y).wrapping_mul(*y))
+            .collect();
+        let text = format!(
+            "x = input(sint[{n}], party=0)\ny = input(sint[{n}], party=1)\n\
+             output([x[i] * y[i] * y[i] for i in range({n})], to=0)\n"
+        );
+        let (outputs, _, _) = runs_of(&text, &inputs);
+        assert_eq!(outputs[0], vec![Some(expected.clone())]);
+        assert_eq!(outputs[1..], [vec![None], vec![None]]);
+        let (outputs, _, _) = runs_of(&text.replace(", to=0", ""), &inputs);
+        assert_eq!(outputs, vec![vec![Some(expected)]; 3]);
     }
 
-    impl Transport for LeavesAfter {
+    /// A party's end of a local mesh that records what it receives and leaves after
+    /// `exchanges` exchanges.
+    struct Observed {
+        party: u32,
+        inner: Option<crate::net::local::LocalTransport>,
+        exchanges: u64,
+        received: Vec<Vec<Vec<u8>>>,
+    }
+
+    impl Observed {
+        fn new(inner: crate::net::local::LocalTransport, exchanges: u64) -> Self {
+            Observed {
+                party: inner.party(),
+                inner: Some(inner),
+                exchanges,
+                received: Vec::new(),
+            }
+        }
+    }
+
+    impl Transport for Observed {
         fn party(&self) -> u32 {
-            2
+            self.party
         }
 
         fn parties(&self) -> u32 {
@@ -1701,7 +1880,80 @@ mod tests {
                 protocol: "test",
                 reason: "left".into(),
             };
-            self.inner.as_mut().ok_or_else(left)?.exchange(outgoing)
+            let incoming = self.inner.as_mut().ok_or_else(left)?.exchange(outgoing)?;
+            self.received.push(incoming.clone());
+            Ok(incoming)
+        }
+    }
+
+    #[test]
+    fn products_one_party_learns_reach_it_masked_by_the_key_it_lacks() {
+        // x and y as components 0, 1 and 2; party p holds components p and p + 1.
+        let (x, y) = ([3u64, 5, 7], [11u64, 13, 17]);
+        let n = 16;
+        let gates = vec![Gate::Mul(WireId(0), WireId(1)); n];
+        let kinds = vec![WireKind::Arith; 2 + n];
+        let openings = [OutputOpening {
+            to: &[0],
+            secrets: (2..2 + n).map(|w| (WireId::from_index(w), 64)).collect(),
+        }];
+        let mut in_batch = crate::exec::BatchOutputs::of(&openings, 2..2 + n).expect("3 parties");
+        in_batch.note_gates(&gates);
+        let runs: Vec<(Option<RawOutputs>, Vec<Vec<u8>>)> = std::thread::scope(|scope| {
+            let parties: Vec<_> = crate::net::local::local_mesh(3)
+                .into_iter()
+                .map(|inner| {
+                    let (gates, kinds, openings, in_batch) = (&gates, &kinds, &openings, &in_batch);
+                    scope.spawn(move || {
+                        let mut transport = Observed::new(inner, u64::MAX);
+                        let p = transport.party() as usize;
+                        let registers = [[x[p], x[(p + 1) % 3]], [y[p], y[(p + 1) % 3]]];
+                        let mut out = vec![[0; 2]; n];
+                        let opened = Rep3::setup(&mut transport)
+                            .and_then(|mut rep3| {
+                                let batch = (&registers[..], &kinds[..], &mut out[..]);
+                                rep3.last_interactive(
+                                    gates,
+                                    batch.0,
+                                    batch.1,
+                                    batch.2,
+                                    openings,
+                                    Some(in_batch),
+                                )
+                            })
+                            .expect("runs");
+                        (opened, transport.received.pop().expect("a round"))
+                    })
+                })
+                .collect();
+            parties.into_iter().map(|p| p.join().unwrap()).collect()
+        });
+        let product = x.iter().sum::<u64>().wrapping_mul(y.iter().sum());
+        assert_eq!(runs[0].0, Some(vec![Some(vec![product; n])]));
+        assert_eq!(runs[1].0, Some(vec![None]));
+        // Party 0 got party 1's and party 2's shares of each product: their cross terms,
+        // masked by F(k_2), which party 0 does not hold, with opposite signs.
+        let cross = |p: usize| {
+            let ([a, b], [c, d]) = ([x[p], x[(p + 1) % 3]], [y[p], y[(p + 1) % 3]]);
+            a.wrapping_mul(c)
+                .wrapping_add(a.wrapping_mul(d))
+                .wrapping_add(b.wrapping_mul(c))
+        };
+        let shares = |bytes: &[u8]| -> Vec<u64> {
+            (bytes.chunks(8))
+                .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+                .collect()
+        };
+        let (z1, z2) = (shares(&runs[0].1[1]), shares(&runs[0].1[2]));
+        assert_eq!((z1.len(), z2.len()), (n, n));
+        for (z1, z2) in z1.iter().zip(&z2) {
+            let mask = z1.wrapping_sub(cross(1));
+            assert_ne!(mask, 0, "party 1's share went out unmasked");
+            assert_eq!(z2.wrapping_sub(cross(2)), mask.wrapping_neg());
+        }
+        // Parties 1 and 2 learn nothing and receive nothing in the round.
+        for (_, received) in &runs[1..] {
+            assert!(received.iter().all(Vec::is_empty));
         }
     }
 
@@ -1719,10 +1971,7 @@ mod tests {
         // exchange: keys, inputs, the synchronizing exchange and the round.
         let results: Vec<Result<RawOutputs, VmError>> = std::thread::scope(|scope| {
             let mut mesh = crate::net::local::local_mesh(3);
-            let mut leaver = LeavesAfter {
-                inner: mesh.pop(),
-                exchanges: 4,
-            };
+            let mut leaver = Observed::new(mesh.pop().expect("3 parties"), 4);
             let program = &program;
             let inputs = &inputs;
             let parties: Vec<_> = mesh
@@ -1821,9 +2070,9 @@ mod tests {
     fn narrow_draws_share_a_pair_and_a_wide_one_starts_the_next() {
         let (mut a, mut b) = (Keystream::new(&[1; 32]), Keystream::new(&[2; 32]));
         let (mut a2, mut b2) = (Keystream::new(&[1; 32]), Keystream::new(&[2; 32]));
-        let mut pairs = Keystreams::new(&mut a2, &mut b2, 8);
+        let mut pairs = Keystreams::new(&mut a2, &mut b2, 8, Masks::Both);
         let (first, second) = (pairs.pair(), pairs.pair());
-        let mut streams = Keystreams::new(&mut a, &mut b, 8);
+        let mut streams = Keystreams::new(&mut a, &mut b, 8, Masks::Both);
         assert_eq!(streams.bits(3), (first.0 & 7, first.1 & 7));
         assert_eq!(
             streams.bits(60),

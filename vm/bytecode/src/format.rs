@@ -7,6 +7,8 @@
 //! reads and checks a file a round at a time, which is what `decode` does too, and can
 //! keep a [`BodyIndex`] to read the checked rounds again later.
 
+use std::ops::Range;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -287,6 +289,7 @@ impl Program {
     pub fn outline(&self) -> Outline {
         let mut outline = Outline::new(&self.header);
         for (r, round) in self.rounds.iter().enumerate() {
+            outline.note_round(round);
             for gate in round.local.iter().chain(&round.interactive) {
                 outline.push(r, gate);
             }
@@ -328,6 +331,8 @@ pub struct Outline {
     /// How many times each wire is read, by gates and by outputs: 0, 1, or 2 for two or
     /// more. A wire read once by a gate that consumes it need never be stored.
     pub reads: Vec<u8>,
+    /// The wires of the last round's interactive batch (empty without rounds).
+    pub last_batch: Range<usize>,
 }
 
 impl Outline {
@@ -354,7 +359,14 @@ impl Outline {
             layout,
             last_input_round: None,
             reads: Vec::new(),
+            last_batch: 0..0,
         }
+    }
+
+    /// Notes the sections of the round whose gates come next.
+    fn note_round(&mut self, round: &Round) {
+        let start = self.kinds.len() + round.local.len();
+        self.last_batch = start..start + round.interactive.len();
     }
 
     /// Adds the next gate, from round `round`.
@@ -475,7 +487,8 @@ impl Validator {
             return Err(invalid("wire count does not match the body"));
         }
         self.rounds += 1;
-        let batch_start = self.outline.kinds.len() + round.local.len();
+        self.outline.note_round(round);
+        let batch_start = self.outline.last_batch.start;
         for (section, interactive) in [(&round.local, false), (&round.interactive, true)] {
             for gate in section {
                 self.gate(r, gate, interactive.then_some(batch_start))?;

@@ -295,6 +295,7 @@ impl<'t, T: Transport> Rep3<'t, T> {
             _ => Masks::Both,
         };
         let mut streams = Keystreams::new(&mut self.mine, &mut self.next, gates.len(), masks);
+        let lone_learner = masks == Masks::Neither;
         // The width and domain of every gate while they are all products (or ANDs) of one
         // width.
         let shape = |gate: &Gate| (product_width(gate), matches!(gate, Gate::And(..)));
@@ -305,24 +306,22 @@ impl<'t, T: Transport> Rep3<'t, T> {
             }
             // The share `z` of a product or AND, and its bits; other gates go on.
             let (z, width) = match *gate {
-                Gate::Mul(a, b) => {
-                    let (x, y) = (registers[a.index()], registers[b.index()]);
-                    let z = x[0]
-                        .wrapping_mul(y[0])
-                        .wrapping_add(x[0].wrapping_mul(y[1]))
-                        .wrapping_add(x[1].wrapping_mul(y[0]))
-                        .wrapping_add(zero_arith(streams.pair()));
+                // Its own shares, unmasked, are all a lone learner keeps: they are worked
+                // out as the outputs are opened, after the peers' messages, so that the
+                // peers computing theirs have the processor meanwhile.
+                Gate::Mul(..) | Gate::Reshare(_) | Gate::And(..) if lone_learner => {
+                    let width = usize::from(product_width(gate));
+                    products_expected += width;
+                    open_bits += width;
+                    continue;
+                }
+                Gate::Mul(..) | Gate::Reshare(_) => {
+                    let z = cross_terms(gate, registers).wrapping_add(zero_arith(streams.pair()));
                     (z, 64)
                 }
-                Gate::Reshare(a) => {
-                    let z = registers[a.index()][0].wrapping_add(zero_arith(streams.pair()));
-                    (z, 64)
-                }
-                Gate::And(a, b, w) => {
-                    let (x, y) = (registers[a.index()], registers[b.index()]);
+                Gate::And(_, _, w) => {
                     let (r, t) = streams.bits(w);
-                    let z = ((x[0] & y[0]) ^ (x[0] & y[1]) ^ (x[1] & y[0]) ^ r ^ t) & mask(w);
-                    (z, w)
+                    (cross_terms(gate, registers) ^ r ^ t, w)
                 }
                 Gate::Open(a) => {
                     to_next.put(registers[a.index()][0], 64);
@@ -503,11 +502,17 @@ impl<'t, T: Transport> Rep3<'t, T> {
                             if early {
                                 slot[1] ^= opened.get(w);
                             }
+                            if lone_learner {
+                                slot[0] = cross_terms(gate, registers);
+                            }
                         }
                         Gate::Mul(..) | Gate::Reshare(_) if from_next_of(k) => {
                             slot[1] = products.get(64);
                             if early {
                                 slot[1] = slot[1].wrapping_add(opened.get(64));
+                            }
+                            if lone_learner {
+                                slot[0] = cross_terms(gate, registers);
                             }
                         }
                         _ => {}
@@ -539,7 +544,12 @@ impl<'t, T: Transport> Rep3<'t, T> {
                 } else {
                     z.wrapping_add(other)
                 };
-                [out[k][0], sum]
+                let own = if lone_learner {
+                    cross_terms(&gates[k], registers)
+                } else {
+                    out[k][0]
+                };
+                [own, sum]
             }
             _ => share_of(registers, out, wire),
         };
@@ -1588,6 +1598,26 @@ impl<'a, 'o> EarlyOpening<'a, 'o> {
     }
 }
 
+/// The share `z` of a product (`Mul`, `Reshare`) or an AND before its mask: the terms of
+/// the components this party holds (an AND's masked to its width); 0 for other gates.
+#[inline]
+fn cross_terms(gate: &Gate, registers: &[Share]) -> u64 {
+    match *gate {
+        Gate::Mul(a, b) => {
+            let (x, y) = (registers[a.index()], registers[b.index()]);
+            x[0].wrapping_mul(y[0])
+                .wrapping_add(x[0].wrapping_mul(y[1]))
+                .wrapping_add(x[1].wrapping_mul(y[0]))
+        }
+        Gate::Reshare(a) => registers[a.index()][0],
+        Gate::And(a, b, w) => {
+            let (x, y) = (registers[a.index()], registers[b.index()]);
+            ((x[0] & y[0]) ^ (x[0] & y[1]) ^ (x[1] & y[0])) & mask(w)
+        }
+        _ => 0,
+    }
+}
+
 /// The bits of a product's or AND's share `z`; 0 for other gates.
 fn product_width(gate: &Gate) -> u8 {
     match *gate {
@@ -1813,6 +1843,22 @@ mod tests {
         assert_eq!(exchanges(&stats), vec![separate - 1; 3]);
         let received: Vec<u64> = stats.iter().map(|s| s.online_bytes_received).collect();
         assert_eq!(received, [16 * n, 16 * n, 0]);
+    }
+
+    #[test]
+    fn a_last_round_of_products_and_ands_one_party_learns_is_opened_to_it() {
+        // Two shapes in the batch: the lone learner reads the shares one gate at a time.
+        let text = "x = input(sint, party=0)\ny = input(sint, party=1)\n\
+                    p = input(bool, party=0)\nq = input(bool, party=1)\n\
+                    output(x * y, to=1)\noutput(p and q, to=1)\n";
+        let inputs = [vec![u64::MAX - 2, 1], vec![7, 1], vec![]];
+        let (outputs, stats, separate) = runs_of(text, &inputs);
+        assert_eq!(
+            outputs[1],
+            vec![Some(vec![(u64::MAX - 2).wrapping_mul(7)]), Some(vec![1])]
+        );
+        assert_eq!(outputs[0], vec![None, None]);
+        assert_eq!(exchanges(&stats), vec![separate - 1; 3]);
     }
 
     #[test]

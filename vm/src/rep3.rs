@@ -284,8 +284,6 @@ impl<'t, T: Transport> Rep3<'t, T> {
         let mut pair_shares: Vec<(u64, u8)> = Vec::new();
         let (mut pairs_from_next, mut pairs_from_prev) = (0usize, 0usize);
         let mut transfers = false;
-        // At most one pair per gate: the blocks are drawn as products and ANDs need them,
-        // so counting them first would only cost a pass over the gates.
         // A batch that one party alone learns needs a mask of the one key it does not hold
         // (see `Masks`).
         let masks = match opening.and_then(|o| o.uniform_learners) {
@@ -294,6 +292,8 @@ impl<'t, T: Transport> Rep3<'t, T> {
             Some(l) if l == 1 << next => Masks::Mine,
             _ => Masks::Both,
         };
+        // At most one pair per gate: the blocks are drawn as products and ANDs need them,
+        // so counting them first would only cost a pass over the gates.
         let mut streams = Keystreams::new(&mut self.mine, &mut self.next, gates.len(), masks);
         let lone_learner = masks == Masks::Neither;
         // The shape of every gate while they are all products or ANDs of one shape.
@@ -1095,9 +1095,6 @@ fn unzip_pairs(x: u64, w: u8) -> (u64, u64) {
 /// help, 8192 a little more than the others.
 const LANE_BLOCK: usize = 8192;
 
-/// The fewest output values worth opening on several threads.
-const PARALLEL_OPEN: usize = 1 << 16;
-
 /// Words drawn from each keystream at a time for zero sharings: 16 KiB, which stays in
 /// the cache, where drawing a large round's whole keystream at once would not.
 const KEYSTREAM_BLOCK: usize = 1024;
@@ -1203,12 +1200,12 @@ impl<'r> Keystreams<'r> {
 ///
 /// Usually both: the sum of `F(k_i) - F(k_{i+1})` over the parties is zero, and each
 /// share is masked by a key its receiver does not hold. When one party, `l`, alone
-/// learns every result of the batch, the other two send it their shares and nothing
-/// else is sent: `l` holds `k_l` and `k_{l+1}`, so their terms hide nothing from it, and
-/// the masks are `-F(k_{l+2})` on party `l+1` and `+F(k_{l+2})` on party `l+2`, which
-/// still sum to zero. Given the result, the two shares `l` receives are then one random
-/// word (the key it does not hold) and the difference, as with the full masks; a third
-/// of the keystream is drawn.
+/// learns every result of the batch (the last, opened with it), the other two send it
+/// their shares and no one else sees any: `l` holds `k_l` and `k_{l+1}`, so their terms
+/// hide nothing from it, and the masks are `-F(k_{l+2})` on party `l+1` and
+/// `+F(k_{l+2})` on party `l+2`, which still sum to zero. Given the result, the two
+/// shares `l` receives are then one random word (the key it does not hold) and the
+/// difference, as with the full masks; a third of the keystream is drawn.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Masks {
     Both,
@@ -1653,6 +1650,9 @@ fn send_output_shares(
 /// waits for the last round's messages: about 2 ms for 10^6, mostly page faults.
 const PREPARED_OUTPUTS: usize = 1 << 16;
 
+/// The fewest values of an output worth opening on several threads.
+const PARALLEL_OPEN: usize = 1 << 16;
+
 /// An empty vector for each output party `me` learns, with room for its values; with
 /// `touched`, the memory is written once, so that filling it will not fault pages in.
 fn output_buffers(openings: &[OutputOpening<'_>], me: u32, touched: bool) -> RawOutputs {
@@ -1669,8 +1669,8 @@ fn output_buffers(openings: &[OutputOpening<'_>], me: u32, touched: bool) -> Raw
         .collect()
 }
 
-/// The outputs party `me` learns, in the `buffers` [`output_buffers`] made, from its
-/// shares and the missing components `reader` reads; the shares of wires from
+/// The outputs this party learns, in the `buffers` [`output_buffers`] made for it, from
+/// its shares and the missing components `reader` reads; the shares of wires from
 /// `batch` on (products opened as they were computed) already sum to the value.
 fn open_with(
     openings: &[OutputOpening<'_>],

@@ -269,9 +269,9 @@ impl<'t, T: Transport> Rep3<'t, T> {
         let mut to_prev = BitWriter::into(self.transport.buffer(gates.len() * 8));
         let to_next_bytes = if early { gates.len() * 8 } else { 0 };
         let mut to_next = BitWriter::into(self.transport.buffer(to_next_bytes));
-        let learns = |k: usize, p: usize| learners.get(k).is_some_and(|l| l & 1 << p != 0);
-        let to_prev_of = |k: usize| !early || learns(k, prev);
-        let from_next_of = |k: usize| !early || learns(k, me as usize);
+        let learns_gate = |k: usize, p: usize| learners.get(k).is_some_and(|l| l & 1 << p != 0);
+        let to_prev_of = |k: usize| !early || learns_gate(k, prev);
+        let from_next_of = |k: usize| !early || learns_gate(k, me as usize);
         // Bits of products expected from the next party, and of openings (of `Open`
         // gates, then of products opened early) from the previous one.
         let (mut products_expected, mut open_bits) = (0usize, 0usize);
@@ -355,7 +355,7 @@ impl<'t, T: Transport> Rep3<'t, T> {
                 if to_prev_of(k) {
                     to_prev.put(slot[0], product_width);
                 }
-                if learns(k, next) {
+                if learns_gate(k, next) {
                     to_next.put(slot[0], product_width);
                     early_output_bits += u64::from(product_width);
                 }
@@ -392,7 +392,7 @@ impl<'t, T: Transport> Rep3<'t, T> {
         let expected_from_prev = round_bits + opening.map_or(0, |o| o.apart[me as usize]);
         let expected_from_next = products_expected + pairs_from_next + transfers_from_next;
         // Large outputs get their memory while this party waits for its peers' messages.
-        let learned = openings.iter().filter(|o| self::learns(o, me));
+        let learned = openings.iter().filter(|o| learns(o, me));
         let (exchanged, buffers) = if learned.map(|o| o.secrets.len()).sum::<usize>()
             >= PREPARED_OUTPUTS
         {

@@ -108,6 +108,46 @@ fn one_round_selects_and_comparisons_agree_with_the_clear_protocol() {
 }
 
 #[test]
+fn inputs_compared_and_added_are_shared_in_both_domains() {
+    // Each input is read arithmetically (the sum, the difference) and for its sign, which
+    // its owner's Boolean sharing gives for free: a comparison is one sign extraction.
+    let program = "a = input(sint, party=0)\nb = input(sint, party=1)\nc = input(suint8, party=0)\nd = input(suint8, party=2)\noutput(a < b, name=\"lt\")\noutput(a >= b, name=\"ge\")\noutput(a + b, name=\"sum\")\noutput(c > d, name=\"gt\")\noutput(c - d, name=\"diff\")\n";
+    let compiled = compile_text(program, &Options::default());
+    let stats = compiled.stats();
+    assert!(
+        stats.conversions == 2 && stats.nonlinear <= 2 * 200,
+        "{stats:?}"
+    );
+    let computed = compile_text(
+        "a = input(sint, party=0)\nb = input(sint, party=1)\noutput(a * 3 < b + 1)\n",
+        &Options::default(),
+    )
+    .stats();
+    assert_eq!(computed.conversions, 3, "{computed:?}");
+    for (a, b, c, d) in [
+        (i64::MIN, i64::MAX, 0u8, 255u8),
+        (i64::MAX, i64::MIN, 255, 0),
+        (-1, 0, 128, 127),
+        (5, 5, 7, 7),
+        (i64::MIN, -1, 1, 200),
+    ] {
+        let inputs = json!({"0": [a, c], "1": [b], "2": [d]});
+        let rep3 = run(&compiled, &inputs, 3, ProtocolKind::Rep3).expect("runs");
+        assert_eq!(
+            rep3["1"],
+            json!({
+                "lt": a < b,
+                "ge": a >= b,
+                "sum": a.wrapping_add(b),
+                "gt": c > d,
+                "diff": c.wrapping_sub(d),
+            }),
+            "inputs {inputs}"
+        );
+    }
+}
+
+#[test]
 fn and_and_or_chains_become_trees() {
     let program = "b = input(sbool[64], party=0)\nall_set = b[0]\nany_set = b[0]\nfor i in range(1, 64):\n    all_set = all_set & b[i]\n    any_set = any_set | b[i]\noutput(all_set, name=\"all\")\noutput(any_set, name=\"any\")\n";
     let compiled = compile_text(program, &Options::default());

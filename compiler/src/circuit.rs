@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use mpc_bytecode::{mask, Gate, InputDesc, OutputDesc, WireId, WireKind};
+use mpc_bytecode::{mask, Domain, Gate, InputDesc, OutputDesc, WireId, WireKind};
 use rustc_hash::FxHashMap;
 
 use crate::source::{SourceMap, Span};
@@ -219,6 +219,18 @@ impl CircuitBuilder {
             Gate::Const(c) => Some(c),
             _ => None,
         }
+    }
+
+    /// Whether `w` is a secret input element shared arithmetically: the `boolean-io`
+    /// pass gives its owner a Boolean sharing of it too if the circuit asks for its bits.
+    pub fn is_arith_input(&self, w: WireId) -> bool {
+        matches!(
+            self.circuit.gates[w.index()],
+            Gate::Input {
+                domain: Domain::Arith,
+                ..
+            }
+        )
     }
 
     /// The kind of `w`.

@@ -23,7 +23,7 @@ use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
 
-use mpc_bytecode::{Gate, Header, InputSlot, Outline, Program, Round, WireId, WireKind};
+use mpc_bytecode::{Domain, Gate, Header, InputSlot, Outline, Program, Round, WireId, WireKind};
 use rayon::prelude::*;
 
 use crate::io::render_output;
@@ -242,14 +242,15 @@ pub trait Protocol {
     fn held_public(register: Self::Share) -> u64;
 
     /// Shares the inputs of every party, before the first round. `layout[p]` lists the
-    /// type, visibility and sharing domain of each flat input element of party `p`;
-    /// `mine` holds this party's raw values. Returns one register per element per
-    /// party: a share of a secret element, the value of a public one.
+    /// type, visibility and sharing domains of each flat input element of party `p`;
+    /// `mine` holds this party's raw values. Returns a register per element, per party
+    /// and domain it is held in ([`InputSlot::held_in`]): a share of a secret element in
+    /// that domain, the value of a public one.
     fn share_inputs(
         &mut self,
         layout: &[Vec<InputSlot>],
         mine: &[u64],
-    ) -> Result<Vec<Vec<Self::Share>>, VmError>;
+    ) -> Result<SharedInputs<Self::Share>, VmError>;
 
     /// Waits until every party has got this far: once the inputs are in place, so that
     /// the parties start the online phase together and its time does not include waiting
@@ -486,9 +487,7 @@ pub fn execute_rounds<'a, P: Protocol>(
     let inputs = protocol
         .share_inputs(layout, my_inputs)
         .map_err(during("input sharing"))?;
-    let shaped =
-        inputs.len() == layout.len() && inputs.iter().zip(layout).all(|(i, l)| i.len() == l.len());
-    if !shaped {
+    if !inputs.fits(layout) {
         return Err(protocol_bug(
             protocol,
             "shared inputs do not match the input layout",
@@ -609,20 +608,100 @@ pub fn execute_rounds<'a, P: Protocol>(
         .collect()
 }
 
+/// Every party's input elements as [`Protocol::share_inputs`] shared them: for each
+/// domain and party, a register per element, or none when the party has no element held
+/// in that domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedInputs<S> {
+    /// Indexed by `Domain as usize`.
+    by_domain: [Vec<Vec<S>>; 2],
+}
+
+impl<S: Copy> SharedInputs<S> {
+    /// The registers `register(party, element, slot, domain)` gives for every element
+    /// of `layout` in every domain it is held in, party by party, element by element,
+    /// arithmetic before Boolean; `filler` where a party's element is not held in a
+    /// domain some other of its elements are.
+    pub fn build<E>(
+        layout: &[Vec<InputSlot>],
+        filler: S,
+        mut register: impl FnMut(usize, usize, &InputSlot, Domain) -> Result<S, E>,
+    ) -> Result<SharedInputs<S>, E> {
+        let mut by_domain = [Vec::new(), Vec::new()];
+        for (party, slots) in layout.iter().enumerate() {
+            let held = [Domain::Arith, Domain::Bool].map(|d| slots.iter().any(|s| s.held_in(d)));
+            let mut party_registers = held.map(|any| {
+                if any {
+                    Vec::with_capacity(slots.len())
+                } else {
+                    Vec::new()
+                }
+            });
+            for (element, slot) in slots.iter().enumerate() {
+                for domain in [Domain::Arith, Domain::Bool] {
+                    if slot.held_in(domain) {
+                        let r = register(party, element, slot, domain)?;
+                        party_registers[domain as usize].push(r);
+                    } else if held[domain as usize] {
+                        party_registers[domain as usize].push(filler);
+                    }
+                }
+            }
+            for (all, mine) in by_domain.iter_mut().zip(party_registers) {
+                all.push(mine);
+            }
+        }
+        Ok(SharedInputs { by_domain })
+    }
+
+    /// The registers of `party`'s elements in `domain` (empty if none is held in it).
+    pub fn of(&self, party: usize, domain: Domain) -> &[S] {
+        self.by_domain[domain as usize]
+            .get(party)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The registers of `party`'s elements in `domain`, to fill in.
+    pub fn of_mut(&mut self, party: usize, domain: Domain) -> &mut [S] {
+        self.by_domain[domain as usize]
+            .get_mut(party)
+            .map_or(&mut [], Vec::as_mut_slice)
+    }
+
+    /// Whether there is a register for every element of `layout` in every domain it is
+    /// held in.
+    fn fits(&self, layout: &[Vec<InputSlot>]) -> bool {
+        self.by_domain
+            .iter()
+            .all(|parties| parties.len() == layout.len())
+            && layout.iter().enumerate().all(|(party, slots)| {
+                [Domain::Arith, Domain::Bool].into_iter().all(|d| {
+                    let held = slots.iter().any(|s| s.held_in(d));
+                    self.of(party, d).len() == if held { slots.len() } else { 0 }
+                })
+            })
+    }
+}
+
 /// Puts the shared `inputs` in the registers of the input gates of `ready`, before it
 /// runs.
-fn place_inputs<S: Copy>(ready: &ReadyRound, inputs: &[Vec<S>], registers: &mut [S]) {
+fn place_inputs<S: Copy>(ready: &ReadyRound, inputs: &SharedInputs<S>, registers: &mut [S]) {
     for run in &ready.runs {
         let at = ready.first_wire + run.start;
-        if let Gate::Input { party, index, .. } | Gate::PublicInput { party, index } =
-            ready.round.local[run.start]
-        {
-            // A run of inputs reads consecutive elements of one party's inputs;
-            // `Program::validate` checked that they exist.
-            let index = index as usize;
-            registers[at..at + run.len]
-                .copy_from_slice(&inputs[party as usize][index..index + run.len]);
-        }
+        let (party, index, domain) = match ready.round.local[run.start] {
+            Gate::Input {
+                party,
+                index,
+                domain,
+            } => (party, index, domain),
+            Gate::PublicInput { party, index } => (party, index, Domain::Arith),
+            _ => continue,
+        };
+        // A run of inputs reads consecutive elements of one party's inputs in one
+        // domain; `Program::validate` checked that they exist.
+        let index = index as usize;
+        registers[at..at + run.len]
+            .copy_from_slice(&inputs.of(party as usize, domain)[index..index + run.len]);
     }
 }
 
@@ -716,23 +795,13 @@ impl Protocol for ClearProtocol {
         &mut self,
         layout: &[Vec<InputSlot>],
         _mine: &[u64],
-    ) -> Result<Vec<Vec<u64>>, VmError> {
+    ) -> Result<SharedInputs<u64>, VmError> {
         check_input_counts(layout, &self.inputs)?;
-        let mut shared: Vec<Vec<u64>> = layout
-            .iter()
-            .zip(&self.inputs)
-            .map(|(slots, values)| {
-                // Keep only the bits of each value's width, so that a Boolean input is
-                // a clean word of width 1 whatever the caller passed.
-                slots
-                    .iter()
-                    .zip(values)
-                    .map(|(slot, v)| v & mpc_bytecode::mask(slot.scalar.bits()))
-                    .collect()
-            })
-            .collect();
-        shared.resize(layout.len(), Vec::new());
-        Ok(shared)
+        // Keep only the bits of each value's width, so that a Boolean input is a clean
+        // word of width 1 whatever the caller passed. A value is the same in both domains.
+        SharedInputs::build(layout, 0, |party, element, slot, _| {
+            Ok(self.inputs[party][element] & mpc_bytecode::mask(slot.scalar.bits()))
+        })
     }
 
     #[inline]
@@ -1551,9 +1620,9 @@ mod tests {
             &mut self,
             layout: &[Vec<InputSlot>],
             mine: &[u64],
-        ) -> Result<Vec<Vec<u64>>, VmError> {
+        ) -> Result<SharedInputs<u64>, VmError> {
             // Every party supplies `mine`, so the test needs only one list.
-            Ok(layout.iter().map(|l| mine[..l.len()].to_vec()).collect())
+            SharedInputs::build(layout, 0, |_, element, _, _| Ok(mine[element]))
         }
 
         fn local(&self, gate: &Gate, a: Operand<u64>, b: Operand<u64>) -> u64 {

@@ -25,8 +25,8 @@ pub mod stream;
 
 pub use exec::{
     check_parties, execute, run_party, run_party_reporting, simulate, Bytecode, ClearProtocol,
-    Operand, OutputOpening, PartyOutputs, Protocol, ProtocolKind, RawOutputs, RunStats, Transport,
-    VmError,
+    Operand, OutputOpening, PartyOutputs, Protocol, ProtocolKind, RawOutputs, RunStats,
+    SharedInputs, Transport, VmError,
 };
 pub use io::{
     format_outputs_json, format_outputs_plain, format_value, parse_all_inputs, parse_party_inputs,

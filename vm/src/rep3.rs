@@ -25,10 +25,13 @@
 //!
 //! Costs: a multiplication or AND sends one ring element (one word) to the previous
 //! party; an opening sends one component to the next party; input sharing sends one
-//! value to each peer per input element. Each round is one message per peer. The
-//! outputs' components travel with the last round's messages when each is known before
-//! they arrive (a wire from before the round, or the share `z` of one of its products),
-//! which saves the opening's round trip; otherwise they take an exchange of their own.
+//! value to each peer per input element and domain it is shared in (an element the
+//! program reads both arithmetically and bitwise is shared both ways, with independent
+//! components, so that its bits cost no conversion). Each round is one message per
+//! peer. The outputs' components travel with the last round's messages when each is
+//! known before they arrive (a wire from before the round, or the share `z` of one of
+//! its products), which saves the opening's round trip; otherwise they take an
+//! exchange of their own.
 //! A product of that last round is then opened rather than reshared: its `z_i` go only
 //! to the parties that learn it (nothing reads it after the round). This is safe because
 //! the zero-sharing makes `(z_0, z_1, z_2)` a fresh random additive sharing of the
@@ -53,7 +56,9 @@ use mpc_bytecode::gate::{pairs, pext, EVEN_BITS};
 use mpc_bytecode::{mask, Domain, Gate, InputSlot, WireId, WireKind};
 use rayon::prelude::*;
 
-use crate::exec::{BatchOutputs, Operand, OutputOpening, Protocol, RawOutputs, Transport, VmError};
+use crate::exec::{
+    BatchOutputs, Operand, OutputOpening, Protocol, RawOutputs, SharedInputs, Transport, VmError,
+};
 use crate::prg::Keystream;
 use crate::runs::Run;
 
@@ -1272,7 +1277,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         &mut self,
         layout: &[Vec<InputSlot>],
         mine: &[u64],
-    ) -> Result<Vec<Vec<Share>>, VmError> {
+    ) -> Result<SharedInputs<Share>, VmError> {
         let me = self.party as usize;
         let expected_mine = layout.get(me).map_or(0, Vec::len);
         if mine.len() != expected_mine {
@@ -1282,44 +1287,40 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                 expected: expected_mine,
             });
         }
-        // One pass in a fixed order (owners, then elements) for every party, so that the
-        // two holders of each key draw from it in the same order.
-        let mut shares: Vec<Vec<Share>> = Vec::with_capacity(layout.len());
         // What this party sends for its own inputs: the third components of its secret
-        // inputs and the values of its public ones, each in its type's bits.
+        // inputs, one per domain, and the values of its public ones, each in its type's
+        // bits.
         let mut packed = BitWriter::default();
-        for (owner, slots) in layout.iter().enumerate() {
-            let mut owned = Vec::with_capacity(slots.len());
-            for (e, slot) in slots.iter().enumerate() {
-                let (m, public) = (mask(slot.scalar.bits()), slot.public);
-                let boolean = slot.domain == Domain::Bool;
-                let share = if public {
-                    if owner == me {
-                        packed.put(mine[e] & m, slot.scalar.bits());
-                    }
-                    [0, 0] // filled after the exchange (the owner fills its own below)
-                } else if owner == me {
-                    let (a, b) = (self.mine.next_u64() & m, self.next.next_u64() & m);
-                    let v = mine[e] & m;
-                    // The third component, which the two others need.
-                    let rest = if boolean {
-                        v ^ a ^ b
-                    } else {
-                        v.wrapping_sub(a).wrapping_sub(b) & m
-                    };
-                    packed.put(rest, slot.scalar.bits());
-                    [a, b]
-                } else if owner == prev_of(self.party) {
-                    // This party is the owner's next: it holds (x_{p+1}, x_{p-1}).
-                    [self.mine.next_u64() & m, 0]
+        // One pass in a fixed order (owners, elements, domains) for every party, so that
+        // the two holders of each key draw from it in the same order.
+        let mut shares = SharedInputs::build(layout, [0, 0], |owner, e, slot, domain| {
+            let bits = slot.scalar.bits();
+            let m = mask(bits);
+            Ok::<_, VmError>(if slot.public {
+                if owner == me {
+                    packed.put(mine[e] & m, bits);
+                    Self::hold_public(mine[e] & m)
                 } else {
-                    // This party is the owner's previous: it holds (x_{p-1}, x_p).
-                    [0, self.next.next_u64() & m]
+                    [0, 0] // filled after the exchange
+                }
+            } else if owner == me {
+                let (a, b) = (self.mine.next_u64() & m, self.next.next_u64() & m);
+                let v = mine[e] & m;
+                // The third component, which the two others need.
+                let rest = match domain {
+                    Domain::Bool => v ^ a ^ b,
+                    Domain::Arith => v.wrapping_sub(a).wrapping_sub(b) & m,
                 };
-                owned.push(share);
-            }
-            shares.push(owned);
-        }
+                packed.put(rest, bits);
+                [a, b]
+            } else if owner == prev_of(self.party) {
+                // This party is the owner's next: it holds (x_{p+1}, x_{p-1}).
+                [self.mine.next_u64() & m, 0]
+            } else {
+                // This party is the owner's previous: it holds (x_{p-1}, x_p).
+                [0, self.next.next_u64() & m]
+            })
+        })?;
         // Integers live in the whole ring: the masks above keep the low bits random and
         // the component sum right modulo 2^w, which is all an n-bit value needs.
         let mut outgoing = vec![Vec::new(); PARTIES as usize];
@@ -1333,18 +1334,18 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
         outgoing.into_iter().for_each(|m| self.transport.recycle(m));
         for (owner, slots) in layout.iter().enumerate() {
             if owner == me {
-                for (e, slot) in slots.iter().enumerate() {
-                    if slot.public {
-                        shares[owner][e] = Self::hold_public(mine[e] & mask(slot.scalar.bits()));
-                    }
-                }
                 continue;
             }
             let bytes = incoming.get(owner).map_or(&[][..], Vec::as_slice);
-            let expected: usize = slots
-                .iter()
-                .map(|slot| usize::from(slot.scalar.bits()))
-                .sum();
+            let sent = |slot: &InputSlot| {
+                let copies = if slot.public {
+                    1
+                } else {
+                    slot.domains.iter().count()
+                };
+                copies * usize::from(slot.scalar.bits())
+            };
+            let expected: usize = slots.iter().map(sent).sum();
             if bytes.len() != expected.div_ceil(8) {
                 return Err(VmError::Peer {
                     party: owner as u32,
@@ -1356,19 +1357,23 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                 });
             }
             let mut reader = BitReader { bytes, bit: 0 };
-            for (e, &InputSlot { scalar, public, .. }) in slots.iter().enumerate() {
-                let value = reader.get(scalar.bits());
-                let share = &mut shares[owner][e];
-                if public {
-                    *share = Self::hold_public(value);
-                } else if owner == prev_of(self.party) {
-                    share[1] = value;
-                } else {
-                    share[0] = value;
+            for (e, slot) in slots.iter().enumerate() {
+                if slot.public {
+                    let value = reader.get(slot.scalar.bits());
+                    shares.of_mut(owner, Domain::Arith)[e] = Self::hold_public(value);
+                    continue;
+                }
+                for domain in slot.domains.iter() {
+                    let value = reader.get(slot.scalar.bits());
+                    let share = &mut shares.of_mut(owner, domain)[e];
+                    if owner == prev_of(self.party) {
+                        share[1] = value;
+                    } else {
+                        share[0] = value;
+                    }
                 }
             }
         }
-        shares.resize(layout.len(), Vec::new());
         incoming.into_iter().for_each(|m| self.transport.recycle(m));
         Ok(shares)
     }

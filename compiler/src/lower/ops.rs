@@ -97,8 +97,13 @@ fn two_words(b: &mut CircuitBuilder, x: WireId, w: u8) -> [WireId; 3] {
 }
 
 /// The top bit of the low `w` bits of an arithmetic value: the sign of a signed one.
-/// Depth 1 + ⌈log2(w - 1)⌉ (7 for 64 bits), about 3w ANDs.
+/// Depth 1 + ⌈log2(w - 1)⌉ (7 for 64 bits), about 3w ANDs; nothing for an input, whose
+/// owner also shares its bits (see `boolean-io`).
 fn top_bit(b: &mut CircuitBuilder, x: WireId, w: u8) -> WireId {
+    if b.is_arith_input(x) {
+        let bits = b.push(Gate::A2B(x, w));
+        return b.push(Gate::Shr(bits, w - 1, 1));
+    }
     let [u, v, uv] = two_words(b, x, w);
     bits::sum_top_bit(b, u, v, uv, w)
 }
@@ -111,21 +116,25 @@ pub fn is_negative(b: &mut CircuitBuilder, s: Scalar, x: WireId) -> WireId {
 /// `x < y` as a `bool` wire, exact over the type's whole range (no assumption that the
 /// difference does not overflow): the sign of `x - y`, corrected when the subtraction
 /// overflowed (the operands' signs differ and the difference's sign is not `x`'s).
+/// Unsigned values are compared as if 2^(w-1) were subtracted from both, which maps
+/// their order onto two's-complement order: it flips their top bits and leaves the
+/// difference as it is.
 fn less(b: &mut CircuitBuilder, s: Scalar, x: WireId, y: WireId) -> WireId {
     if s == Scalar::Bool {
         let not_x = b.push(Gate::Not(x, 1));
         return b.push(Gate::And(not_x, y, 1));
     }
     let w = width(s);
-    let (x, y) = if s.is_signed() {
-        (x, y)
-    } else {
-        // Subtracting 2^(w-1) maps unsigned order onto two's-complement order.
-        let offset = b.constant(1 << (w - 1));
-        (b.push(Gate::Sub(x, offset)), b.push(Gate::Sub(y, offset)))
-    };
     let diff = b.push(Gate::Sub(x, y));
-    let [sx, sy, sd] = [x, y, diff].map(|v| top_bit(b, v, w));
+    let [sx, sy] = [x, y].map(|v| {
+        let top = top_bit(b, v, w);
+        if s.is_signed() {
+            top
+        } else {
+            b.push(Gate::Not(top, 1))
+        }
+    });
+    let sd = top_bit(b, diff, w);
     let signs_differ = b.push(Gate::Xor(sx, sy, 1));
     let flipped = b.push(Gate::Xor(sx, sd, 1));
     let overflow = b.push(Gate::And(signs_differ, flipped, 1));

@@ -17,8 +17,9 @@ use crate::types::{Scalar, ValueType};
 
 /// The first bytes of every bytecode file.
 pub const MAGIC: [u8; 4] = *b"MPCB";
-/// The version of the encoding written by this crate.
-pub const FORMAT_VERSION: u16 = 1;
+/// The version of the encoding written by this crate. Version 2: an input element that
+/// gates read in both domains is shared in both (version 1 shared it in one).
+pub const FORMAT_VERSION: u16 = 2;
 /// Most wires (gates) a program may have.
 pub const MAX_WIRES: u64 = 1 << 31;
 /// Most parties a program may name.
@@ -129,8 +130,53 @@ pub struct InputSlot {
     /// Whether it becomes known to every party.
     pub public: bool,
     /// How it is shared when secret: integers may be shared bitwise when the program
-    /// only uses their bits.
-    pub domain: Domain,
+    /// uses their bits, and in both domains when it uses both.
+    pub domains: Domains,
+}
+
+impl InputSlot {
+    /// Whether the element is held in `domain`: a public one is held as its value, and
+    /// the executor reads it from the arithmetic domain's registers.
+    pub fn held_in(&self, domain: Domain) -> bool {
+        if self.public {
+            domain == Domain::Arith
+        } else {
+            self.domains.contains(domain)
+        }
+    }
+}
+
+/// The domains a secret input element is shared in: one or both.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Domains {
+    arith: bool,
+    boolean: bool,
+}
+
+impl Domains {
+    /// Only `domain`.
+    pub fn only(domain: Domain) -> Domains {
+        Domains {
+            arith: domain == Domain::Arith,
+            boolean: domain == Domain::Bool,
+        }
+    }
+
+    /// Whether `domain` is one of them.
+    pub fn contains(self, domain: Domain) -> bool {
+        match domain {
+            Domain::Arith => self.arith,
+            Domain::Bool => self.boolean,
+        }
+    }
+
+    /// The domains, arithmetic first: the order in which an element's sharings are drawn
+    /// and sent.
+    pub fn iter(self) -> impl Iterator<Item = Domain> {
+        [Domain::Arith, Domain::Bool]
+            .into_iter()
+            .filter(move |&d| self.contains(d))
+    }
 }
 
 /// A decoded and validated program.
@@ -323,9 +369,11 @@ pub struct Outline {
     /// The kind of every wire, in order.
     pub kinds: Vec<WireKind>,
     /// For each party, its flattened input elements: type, visibility and how a secret
-    /// one is shared (as its `Input` gate says; an element no gate reads is shared in
-    /// its type's natural domain).
+    /// one is shared (in the domains its `Input` gates name; an element no gate reads is
+    /// shared in its type's natural domain).
     pub layout: Vec<Vec<InputSlot>>,
+    /// Which elements of `layout` an input gate has read so far.
+    read_inputs: Vec<Vec<bool>>,
     /// The last round (counted from 0) with an input gate, if any.
     pub last_input_round: Option<usize>,
     /// How many times each wire is read, by gates and by outputs: 0, 1, or 2 for two or
@@ -350,13 +398,18 @@ impl Outline {
                 slots.push(InputSlot {
                     scalar,
                     public: input.public,
-                    domain,
+                    domains: Domains::only(domain),
                 });
             });
         }
+        let read_inputs = layout
+            .iter()
+            .map(|slots| vec![false; slots.len()])
+            .collect();
         Outline {
             kinds: Vec::new(),
             layout,
+            read_inputs,
             last_input_round: None,
             reads: Vec::new(),
             last_batch: 0..0,
@@ -399,12 +452,18 @@ impl Outline {
                 index,
                 domain,
             } => {
-                if let Some(slot) = self
-                    .layout
-                    .get_mut(party as usize)
-                    .and_then(|l| l.get_mut(index as usize))
-                {
-                    slot.domain = domain;
+                let (party, index) = (party as usize, index as usize);
+                if let Some(slot) = self.layout.get_mut(party).and_then(|l| l.get_mut(index)) {
+                    let read = &mut self.read_inputs[party][index];
+                    slot.domains = match (*read, slot.domains.contains(domain)) {
+                        (false, _) => Domains::only(domain),
+                        (true, true) => slot.domains,
+                        (true, false) => Domains {
+                            arith: true,
+                            boolean: true,
+                        },
+                    };
+                    *read = true;
                 }
                 self.last_input_round = Some(round);
             }
@@ -1156,6 +1215,30 @@ mod tests {
         assert!(p.validate().is_err());
         p.rounds[0].local[0] = Gate::PublicInput { party: 0, index: 0 };
         assert!(p.validate().is_err());
+    }
+
+    #[test]
+    fn an_element_read_in_both_domains_is_shared_in_both() {
+        let mut p = sample();
+        let arith = Domains::only(Domain::Arith);
+        assert_eq!(p.input_layout()[0][0].domains, arith);
+        // Party 0's element read bitwise too, by a later round.
+        let bitwise = Gate::Input {
+            party: 0,
+            index: 0,
+            domain: Domain::Bool,
+        };
+        let mut rounds = p.rounds.clone();
+        rounds[1].local.push(bitwise);
+        p = Program::new(p.header, rounds).expect("a later input gate may read an element again");
+        let layout = p.input_layout();
+        let both: Vec<Domain> = layout[0][0].domains.iter().collect();
+        assert_eq!(both, [Domain::Arith, Domain::Bool]);
+        assert_eq!(layout[1][0].domains, arith);
+        assert_eq!(p.outline().layout, layout);
+        // Read bitwise alone, it is shared bitwise alone.
+        p.rounds[0].local[0] = bitwise;
+        assert_eq!(p.input_layout()[0][0].domains, Domains::only(Domain::Bool));
     }
 
     /// `rounds` rounds of `width` additions then `width` products, on two input arrays:

@@ -8,8 +8,8 @@ pub mod gate;
 pub mod types;
 
 pub use format::{
-    BodyIndex, Checked, FormatError, Header, InputDesc, InputSlot, Outline, OutputDesc, Program,
-    Round, RoundReader, Validator, FORMAT_VERSION,
+    BodyIndex, Checked, Domains, FormatError, Header, InputDesc, InputSlot, Outline, OutputDesc,
+    Program, Round, RoundReader, Validator, FORMAT_VERSION,
 };
 pub use gate::{mask, Domain, Gate, WireId, WireKind};
 pub use types::{Scalar, ValueType, FIX_FRAC_BITS};

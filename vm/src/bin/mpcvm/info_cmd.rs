@@ -128,7 +128,7 @@ mod tests {
         let program = testkit::sample();
         let hash = hex(&program.header.body_hash);
         let expected = format!(
-            "format version     1
+            "format version     2
 compiler version   0.1.0-test
 target             any
 body hash          {hash}

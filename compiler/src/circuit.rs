@@ -252,10 +252,22 @@ impl CircuitBuilder {
     /// set, keeping that knowledge (a rebuilt input would otherwise be assumed 64 bits).
     pub fn push_copy(&mut self, gate: Gate, width: u8) -> WireId {
         let w = self.push(gate);
+        self.narrow(w, width);
+        w
+    }
+
+    /// As [`CircuitBuilder::push_copy`], for a gate of a circuit already simplified and
+    /// shared: it is added as it is, without looking for an equal gate.
+    pub fn push_copy_unchecked(&mut self, gate: Gate, width: u8) -> WireId {
+        let w = self.push_unchecked(gate);
+        self.narrow(w, width);
+        w
+    }
+
+    fn narrow(&mut self, w: WireId, width: u8) {
         if width < self.width(w) {
             self.set_width(w, width);
         }
-        w
     }
 
     /// Records that `w` may have `width` bits set (a Boolean-shared integer input).
@@ -414,6 +426,13 @@ impl CircuitBuilder {
             Gate::Shr(a, k, _) if k >= self.width(a) => Some(self.constant(0)),
             Gate::Shr(a, 0, w) if fits(a, w) => Some(a),
             Gate::Shl(a, 0, w) if fits(a, w) => Some(a),
+            Gate::Shl(a, k, w) => match self.circuit.gates[a.index()] {
+                // Bits the shift pushes out need not be cleared first.
+                Gate::Shr(x, 0, low) if u16::from(low) + u16::from(k) >= u16::from(w) => {
+                    Some(self.push(Gate::Shl(x, k, w)))
+                }
+                _ => None,
+            },
             Gate::Broadcast(a, 1) if fits(a, 1) => Some(a),
             Gate::A2B(a, w) => match self.circuit.gates[a.index()] {
                 // Converting back what was just converted: the Boolean word itself.

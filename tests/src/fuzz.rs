@@ -159,7 +159,7 @@ pub fn decode_frame(data: &[u8]) {
     let program = frame_program();
     let mine = Hello {
         protocol: "rep3".into(),
-        protocol_version: 1,
+        protocol_version: mpc_vm::rep3::MESSAGES_VERSION,
         parties: 3,
         party,
         program_hash: program.header.body_hash,

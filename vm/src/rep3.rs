@@ -65,6 +65,13 @@ use crate::runs::Run;
 /// The number of parties rep3 runs with.
 pub const PARTIES: u32 = 3;
 
+/// The version of rep3's messages, which parties announce when they connect. Bump it
+/// whenever a message's layout or meaning changes, so that parties of different builds
+/// refuse each other at the handshake instead of misreading each other's shares.
+/// Version 2: a batch one party alone learns is masked by the key it lacks, and inputs
+/// read in both domains are shared in both.
+pub const MESSAGES_VERSION: u32 = 2;
+
 /// Party `i`'s two components `(x_i, x_{i+1})`.
 pub type Share = [u64; 2];
 

@@ -338,7 +338,7 @@ fn against_fake_party_0(
         let streams = streams.map(Option::unwrap);
         let hello = Hello {
             protocol: "rep3".into(),
-            protocol_version: 1,
+            protocol_version: mpc_vm::rep3::MESSAGES_VERSION,
             parties: 3,
             party: 0,
             program_hash: hash,

@@ -137,31 +137,26 @@ pub fn carry_out(b: &mut CircuitBuilder, g: WireId, p: WireId, w: u8) -> WireId 
     }
     let (mut g, mut p, mut n) = (g, p, w);
     while n > 1 {
+        if n % 2 == 1 {
+            // An odd count gets a position below the others that neither generates nor
+            // receives a carry (two local shifts), so that every position has a pair.
+            n += 1;
+            g = b.push(Gate::Shl(g, 1, n));
+            p = b.push(Gate::Shl(p, 1, n));
+        }
         let half = n / 2;
-        let even = 0x5555_5555_5555_5555u64 & mask(2 * half);
+        let even = 0x5555_5555_5555_5555u64 & mask(n);
         let odd = even << 1;
         let [g_lo, g_hi, p_lo, p_hi] =
             [(g, even), (g, odd), (p, even), (p, odd)].map(|(word, m)| b.push(Gate::Pext(word, m)));
         // Each pair generates if its upper bit does, or propagates what the lower one
         // generates; generate and propagate stay disjoint, so OR is XOR.
         let through = b.push(Gate::And(p_hi, g_lo, half));
-        let mut next_g = b.push(Gate::Xor(g_hi, through, half));
-        let last_level = half + n % 2 == 1;
-        let mut next_p = if last_level {
-            p
-        } else {
-            b.push(Gate::And(p_hi, p_lo, half))
-        };
-        if n % 2 == 1 {
-            // An odd top position carries over unpaired, as the new top.
-            let top_g = b.push(Gate::Shr(g, n - 1, 1));
-            let top_g = b.push(Gate::Shl(top_g, half, half + 1));
-            next_g = b.push(Gate::Xor(next_g, top_g, half + 1));
-            let top_p = b.push(Gate::Shr(p, n - 1, 1));
-            let top_p = b.push(Gate::Shl(top_p, half, half + 1));
-            next_p = b.push(Gate::Xor(next_p, top_p, half + 1));
+        g = b.push(Gate::Xor(g_hi, through, half));
+        if half > 1 {
+            p = b.push(Gate::And(p_hi, p_lo, half));
         }
-        (g, p, n) = (next_g, next_p, half + n % 2);
+        n = half;
     }
     g
 }
@@ -187,16 +182,13 @@ fn ripple(b: &mut CircuitBuilder, g: WireId, p: WireId, w: u8) -> Vec<WireId> {
 /// The top bit of `u + v` for `w`-bit words (the sign of a sum of two shares), given
 /// `uv = u & v` (which a protocol may compute with the words themselves).
 pub fn sum_top_bit(b: &mut CircuitBuilder, u: WireId, v: WireId, uv: WireId, w: u8) -> WireId {
-    let top_u = b.push(Gate::Shr(u, w - 1, 1));
-    let top_v = b.push(Gate::Shr(v, w - 1, 1));
-    let top = b.push(Gate::Xor(top_u, top_v, 1));
+    let sum_without_carries = b.push(Gate::Xor(u, v, w));
+    let top = b.push(Gate::Shr(sum_without_carries, w - 1, 1));
     if w == 1 {
         return top;
     }
-    let low_u = b.push(Gate::Shr(u, 0, w - 1));
-    let low_v = b.push(Gate::Shr(v, 0, w - 1));
     let g = b.push(Gate::Shr(uv, 0, w - 1));
-    let p = b.push(Gate::Xor(low_u, low_v, w - 1));
+    let p = b.push(Gate::Shr(sum_without_carries, 0, w - 1));
     let carry = carry_out(b, g, p, w - 1);
     b.push(Gate::Xor(top, carry, 1))
 }

@@ -7,6 +7,7 @@ pub mod boolean_io;
 pub mod dead_gates;
 pub mod dot_products;
 pub mod expand_conversions;
+pub mod pack_lanes;
 pub mod schedule;
 #[cfg(test)]
 mod snapshots_tests;
@@ -35,6 +36,11 @@ pub fn default_pipeline() -> Vec<Pass> {
         Pass {
             name: "balance",
             run: balance::run,
+        },
+        // After expansion and balancing, whose narrow ANDs it packs too.
+        Pass {
+            name: "pack-lanes",
+            run: pack_lanes::run,
         },
         // After balancing (a balanced sum of products is still one sum), and after
         // expansion, whose bit injections are sums of products too.

@@ -81,10 +81,28 @@ pub fn schedule(c: &Circuit) -> (Vec<Round>, Vec<OutputDesc>) {
     let mut rounds: Vec<Round> = (0..round_count).map(|_| Round::default()).collect();
     let mut next = 0u32;
     for (k, section) in sections.iter().enumerate() {
-        let order = grouped_order(section, c, &level);
-        for &i in &order {
-            remap[i] = WireId(next);
-            next += 1;
+        let mut order = grouped_order(section, c, &level);
+        // Within a level, the gates of one shape by where their operands now are, so
+        // that copies of one computation form runs whose operands move by fixed strides
+        // (the signs of x[i] and y[i], read one pair after another, become one run over
+        // the x and one over the y). A level's operands come from earlier levels and
+        // sections, which are numbered by then.
+        let mut start = 0;
+        while start < order.len() {
+            let first = order[start];
+            let same = |&i: &usize| {
+                level[i] == level[first] && c.gates[i].shape() == c.gates[first].shape()
+            };
+            let end = start + order[start..].iter().take_while(|i| same(i)).count();
+            order[start..end].sort_by_key(|&i| {
+                let mut at = c.gates[i].operands().map(|w| remap[w.index()].0);
+                (at.next(), at.next())
+            });
+            for &i in &order[start..end] {
+                remap[i] = WireId(next);
+                next += 1;
+            }
+            start = end;
         }
         let gates = order.iter().map(|&i| c.gates[i]);
         if k % 2 == 0 {
@@ -159,5 +177,22 @@ mod tests {
         // `outputs` already reads the renumbered wires.
         let header = Header::new("test", "any", vec![input(0), input(1)], outputs);
         Program::new(header, rounds).expect("valid bytecode");
+    }
+
+    #[test]
+    fn copies_of_one_gate_read_their_operands_in_order() {
+        // The signs of x[i] and y[i] are taken pair by pair; they run as one stretch
+        // over the x and one over the y.
+        let text = "x = input(sint[4], party=0)\ny = input(sint[4], party=1)\noutput([x[i] < y[i] for i in range(4)])\n";
+        let compiled = crate::compile_str("t.mpc", text, &Default::default())
+            .unwrap_or_else(|e| panic!("{}", e.render()));
+        let signs: Vec<u32> = (compiled.program.rounds[0].local.iter())
+            .filter_map(|g| match *g {
+                Gate::Shr(a, 63, 1) => Some(a.0),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(signs.len(), 8, "{signs:?}");
+        assert!(signs.is_sorted(), "{signs:?}");
     }
 }

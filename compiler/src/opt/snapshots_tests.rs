@@ -6,7 +6,7 @@ use crate::source::SourceMap;
 use crate::{interp, opt, sema, syntax};
 
 /// The elaborated circuit of `text`, before any pass.
-fn elaborate(text: &str) -> Circuit {
+pub(super) fn elaborate(text: &str) -> Circuit {
     let mut sources = SourceMap::default();
     let file = sources.add("t.mpc", None, text.to_string());
     let module = syntax::parse(file, text).expect("parses");
@@ -86,5 +86,17 @@ fn eliminate_dead_gates() {
         &[],
         opt::dead_gates::run,
         &[vec![2], vec![3]]
+    ));
+}
+
+#[test]
+fn pack_lanes() {
+    // Two equality tests of 8-bit values: their AND trees share words.
+    let text = "x = input(suint8[2], party=0)\ny = input(suint8[2], party=1)\noutput([x[i] == y[i] for i in range(2)])\n";
+    insta::assert_snapshot!(before_and_after(
+        text,
+        &[],
+        opt::pack_lanes::run,
+        &[vec![5, 200], vec![5, 201]]
     ));
 }

@@ -25,10 +25,8 @@ use crate::{load_program, print, read, CliError};
 /// different protocols refuse each other.
 const PROTOCOL: ProtocolKind = ProtocolKind::Rep3;
 
-/// The version of [`PROTOCOL`]'s messages. Bump it whenever a message's layout or
-/// meaning changes, so that parties of different builds refuse each other at the
-/// handshake instead of misreading each other's shares.
-const PROTOCOL_VERSION: u32 = 2;
+/// The version of [`PROTOCOL`]'s messages.
+const PROTOCOL_VERSION: u32 = mpc_vm::rep3::MESSAGES_VERSION;
 
 /// Run one party of a program, talking to the other parties over the network.
 #[derive(Debug, clap::Args)]

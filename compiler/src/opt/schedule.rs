@@ -94,10 +94,14 @@ pub fn schedule(c: &Circuit) -> (Vec<Round>, Vec<OutputDesc>) {
                 level[i] == level[first] && c.gates[i].shape() == c.gates[first].shape()
             };
             let end = start + order[start..].iter().take_while(|i| same(i)).count();
-            order[start..end].sort_by_key(|&i| {
+            let operands_at = |&i: &usize| {
                 let mut at = c.gates[i].operands().map(|w| remap[w.index()].0);
                 (at.next(), at.next())
-            });
+            };
+            // Most groups are in order already (one copy after the other).
+            if !order[start..end].is_sorted_by_key(operands_at) {
+                order[start..end].sort_by_key(operands_at);
+            }
             for &i in &order[start..end] {
                 remap[i] = WireId(next);
                 next += 1;

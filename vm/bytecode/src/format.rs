@@ -147,27 +147,31 @@ impl InputSlot {
 }
 
 /// The domains a secret input element is shared in: one or both.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Domains {
-    arith: bool,
-    boolean: bool,
-}
+#[derive(Copy, Clone, Debug)]
+pub struct Domains(u8);
 
 impl Domains {
+    const ARITH: u8 = 1;
+    const BOOL: u8 = 2;
+    /// Set once an input gate has named a domain: before, the domain is the type's
+    /// natural one, which the first gate replaces.
+    const READ: u8 = 4;
+
+    fn bit(domain: Domain) -> u8 {
+        match domain {
+            Domain::Arith => Self::ARITH,
+            Domain::Bool => Self::BOOL,
+        }
+    }
+
     /// Only `domain`.
     pub fn only(domain: Domain) -> Domains {
-        Domains {
-            arith: domain == Domain::Arith,
-            boolean: domain == Domain::Bool,
-        }
+        Domains(Self::bit(domain))
     }
 
     /// Whether `domain` is one of them.
     pub fn contains(self, domain: Domain) -> bool {
-        match domain {
-            Domain::Arith => self.arith,
-            Domain::Bool => self.boolean,
-        }
+        self.0 & Self::bit(domain) != 0
     }
 
     /// The domains, arithmetic first: the order in which an element's sharings are drawn
@@ -177,7 +181,22 @@ impl Domains {
             .into_iter()
             .filter(move |&d| self.contains(d))
     }
+
+    /// These domains after an input gate reads the element in `domain`.
+    fn read_in(self, domain: Domain) -> Domains {
+        let before = if self.0 & Self::READ == 0 { 0 } else { self.0 };
+        Domains(before | Self::bit(domain) | Self::READ)
+    }
 }
+
+impl PartialEq for Domains {
+    fn eq(&self, other: &Domains) -> bool {
+        let both = Self::ARITH | Self::BOOL;
+        self.0 & both == other.0 & both
+    }
+}
+
+impl Eq for Domains {}
 
 /// A decoded and validated program.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -372,8 +391,6 @@ pub struct Outline {
     /// one is shared (in the domains its `Input` gates name; an element no gate reads is
     /// shared in its type's natural domain).
     pub layout: Vec<Vec<InputSlot>>,
-    /// Which elements of `layout` an input gate has read so far.
-    read_inputs: Vec<Vec<bool>>,
     /// The last round (counted from 0) with an input gate, if any.
     pub last_input_round: Option<usize>,
     /// How many times each wire is read, by gates and by outputs: 0, 1, or 2 for two or
@@ -402,14 +419,9 @@ impl Outline {
                 });
             });
         }
-        let read_inputs = layout
-            .iter()
-            .map(|slots| vec![false; slots.len()])
-            .collect();
         Outline {
             kinds: Vec::new(),
             layout,
-            read_inputs,
             last_input_round: None,
             reads: Vec::new(),
             last_batch: 0..0,
@@ -452,18 +464,12 @@ impl Outline {
                 index,
                 domain,
             } => {
-                let (party, index) = (party as usize, index as usize);
-                if let Some(slot) = self.layout.get_mut(party).and_then(|l| l.get_mut(index)) {
-                    let read = &mut self.read_inputs[party][index];
-                    slot.domains = match (*read, slot.domains.contains(domain)) {
-                        (false, _) => Domains::only(domain),
-                        (true, true) => slot.domains,
-                        (true, false) => Domains {
-                            arith: true,
-                            boolean: true,
-                        },
-                    };
-                    *read = true;
+                if let Some(slot) = self
+                    .layout
+                    .get_mut(party as usize)
+                    .and_then(|l| l.get_mut(index as usize))
+                {
+                    slot.domains = slot.domains.read_in(domain);
                 }
                 self.last_input_round = Some(round);
             }

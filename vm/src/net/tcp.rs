@@ -52,6 +52,15 @@ pub const PREAMBLE_MAGIC: [u8; 4] = *b"MPCV";
 /// itself blocked writing to us. Larger messages get a thread each (see `exchange`).
 const INLINE_WRITE_LIMIT: usize = 32 << 10;
 
+/// How long a party that has sent only small messages checks its connections for the
+/// replies before it sleeps in `read`. Waking a sleeping process takes longer than a
+/// round of small messages between parties on one machine or a fast network: 1,000
+/// dependent multiplications took 23 µs a round sleeping, 12 µs checking (three
+/// parties on two cores). Between checks the party gives way to other processes, and
+/// after this long it sleeps, so that waiting for a peer's long computation costs no
+/// processor time.
+const CHECK_BEFORE_SLEEPING: Duration = Duration::from_micros(50);
+
 /// Each connection reads through a buffer this large, so that a small message and its
 /// header arrive in one system call.
 const READ_BUFFER: usize = 64 << 10;
@@ -234,6 +243,28 @@ fn read_frame_into(
     }
 }
 
+/// Returns once `reader` has bytes to give or at `deadline`, checking its socket without
+/// sleeping. The socket is non-blocking meanwhile, which would fail a write on it from
+/// another thread: no other thread may use it.
+fn wait_readable_until(reader: &BufReader<LinkReader>, deadline: Instant) {
+    if !reader.buffer().is_empty() || reader.get_ref().has_buffered() {
+        return;
+    }
+    let socket = reader.get_ref().socket();
+    if socket.set_nonblocking(true).is_err() {
+        return;
+    }
+    let mut byte = [0u8; 1];
+    // Data, the end of the stream or an error: the read that follows sees them.
+    while matches!(socket.peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        && Instant::now() < deadline
+    {
+        thread::yield_now();
+    }
+    // Should this fail, the read that follows fails as if it had timed out.
+    let _ = socket.set_nonblocking(false);
+}
+
 /// Writes `message` as one frame. A message above [`MAX_FRAME`] is an `InvalidInput`
 /// error: no peer would accept it.
 pub fn write_frame(w: &mut impl Write, message: &[u8]) -> io::Result<()> {
@@ -346,6 +377,14 @@ impl LinkReader {
         match self {
             LinkReader::Plain(s) => s,
             LinkReader::Tls(r) => r.socket(),
+        }
+    }
+
+    /// Whether a read may return bytes this side already holds, without the socket.
+    fn has_buffered(&self) -> bool {
+        match self {
+            LinkReader::Plain(_) => false,
+            LinkReader::Tls(r) => r.has_buffered(),
         }
     }
 }
@@ -652,6 +691,12 @@ impl TcpTransport {
                 if peer != me {
                     self.write_small(peer as u32, message)?;
                 }
+            }
+            // The writes are done, so nothing else uses the sockets while they are
+            // checked.
+            let deadline = Instant::now() + CHECK_BEFORE_SLEEPING;
+            for reader in self.readers.iter().flatten() {
+                wait_readable_until(reader, deadline);
             }
             Self::read_all(
                 Some(&self.links),

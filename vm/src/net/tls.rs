@@ -533,6 +533,16 @@ impl TlsReader {
     pub(crate) fn socket(&self) -> &TcpStream {
         &self.socket
     }
+
+    /// Whether a read may return data without reading the socket: ciphertext read but
+    /// not yet decrypted, or plaintext decrypted but not yet read (or an error to report).
+    pub(crate) fn has_buffered(&self) -> bool {
+        self.start < self.end
+            || lock(&self.conn).map_or(true, |mut conn| {
+                conn.process_new_packets()
+                    .map_or(true, |state| state.plaintext_bytes_to_read() > 0)
+            })
+    }
 }
 
 impl Read for TlsReader {

@@ -66,8 +66,11 @@ impl BufferPool {
     const SMALL: usize = 64 << 10;
 
     /// An empty buffer for `len` bytes: the smallest kept one that holds them, else a new
-    /// one with room for `len` bytes but no more than `fresh_limit`.
+    /// one with room for `len` bytes but no more than `fresh_limit` (none for no bytes).
     pub fn take(&mut self, len: usize, fresh_limit: usize) -> Vec<u8> {
+        if len == 0 {
+            return Vec::new();
+        }
         let fits = self
             .spare
             .iter()

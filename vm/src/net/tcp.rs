@@ -65,6 +65,10 @@ const CHECK_BEFORE_SLEEPING: Duration = Duration::from_micros(50);
 /// header arrive in one system call.
 const READ_BUFFER: usize = 64 << 10;
 
+/// Bodies at least this large are read on threads of their own when a round brings
+/// several: reading 8 MB takes milliseconds, starting a thread microseconds.
+const PARALLEL_READ: usize = 1 << 20;
+
 /// Reserved up front for an incoming message; a larger one grows as its bytes arrive,
 /// so a peer's length prefix alone never makes us allocate more than this.
 const PREALLOCATE_LIMIT: usize = 16 << 20;
@@ -185,6 +189,12 @@ fn read_frame_into(
     limit: u32,
     pool: &mut BufferPool,
 ) -> Result<Vec<u8>, FrameError> {
+    let len = read_frame_header(r, limit)?;
+    read_frame_body(r, len, pool.take(len, PREALLOCATE_LIMIT))
+}
+
+/// Reads a frame's length prefix: the length of its body, at most `limit`.
+fn read_frame_header(r: &mut impl Read, limit: u32) -> Result<usize, FrameError> {
     let mut header = [0u8; 4];
     let mut filled = 0;
     while filled < header.len() {
@@ -225,8 +235,15 @@ fn read_frame_into(
     if len > limit {
         return Err(FrameError::TooLarge { len, limit });
     }
-    let len = len as usize;
-    let mut body = pool.take(len, PREALLOCATE_LIMIT);
+    Ok(len as usize)
+}
+
+/// Reads a frame's body of `len` bytes into `body`, an empty buffer.
+fn read_frame_body(
+    r: &mut impl Read,
+    len: usize,
+    mut body: Vec<u8>,
+) -> Result<Vec<u8>, FrameError> {
     // `read_to_end` keeps what it read before an error, so a cut message can say how
     // much of it arrived.
     let result = r.take(len as u64).read_to_end(&mut body);
@@ -626,8 +643,11 @@ impl TcpTransport {
             })
     }
 
-    /// Reads one message from every peer, in id order (an empty one for this party).
-    /// On the first failure, tells the other peers who failed through `notify` when given
+    /// Reads one message from every peer (an empty one for this party): the lengths in
+    /// id order, then the bodies, each of several large ones on a thread of its own so
+    /// that a peer's message does not wait in its socket, and its sender with it, while
+    /// another's is read (and TLS decrypts them side by side). On the first failure, in
+    /// id order, tells the other peers who failed through `notify` when given
     /// ([`notify_abort`]) before returning: see [`explain_silence`] for why that should
     /// not wait. Not given while other threads write to the links, as a notice must not
     /// land in the middle of a frame.
@@ -638,25 +658,16 @@ impl TcpTransport {
         timeout: Duration,
     ) -> Result<Vec<Vec<u8>>, Stop> {
         let parties = readers.len() as u32;
-        let mut incoming = Vec::with_capacity(readers.len());
-        for (peer, reader) in readers.iter_mut().enumerate() {
+        let stop = |reader: &mut BufReader<LinkReader>, peer: usize, e: FrameError| {
             let peer = peer as u32;
-            let Some(reader) = reader else {
-                incoming.push(Vec::new());
-                continue;
-            };
-            let error = match read_frame_into(reader, MAX_FRAME, pool) {
-                Ok(message) => {
-                    incoming.push(message);
-                    continue;
-                }
-                Err(FrameError::TimedOut) => {
+            let error = match e {
+                FrameError::TimedOut => {
                     if let Some(links) = notify {
                         notify_abort(links, peer);
                     }
                     explain_silence(reader, peer, parties, timeout)
                 }
-                Err(e) => {
+                e => {
                     let error = read_error(e, peer, parties, timeout);
                     if let (Some(links), VmError::Peer { party, .. }) = (notify, &error) {
                         notify_abort(links, *party);
@@ -664,12 +675,66 @@ impl TcpTransport {
                     error
                 }
             };
-            return Err(Stop {
+            Stop {
                 error,
                 peers_told: notify.is_some(),
-            });
+            }
+        };
+        let mut lens = vec![0; readers.len()];
+        for (peer, reader) in readers.iter_mut().enumerate() {
+            if let Some(reader) = reader {
+                lens[peer] =
+                    read_frame_header(reader, MAX_FRAME).map_err(|e| stop(reader, peer, e))?;
+            }
         }
-        Ok(incoming)
+        let mut bodies: Vec<Vec<u8>> = lens
+            .iter()
+            .map(|&len| pool.take(len, PREALLOCATE_LIMIT))
+            .collect();
+        let large = |len: usize| len >= PARALLEL_READ;
+        let read =
+            |(reader, (&len, body)): (&mut BufReader<LinkReader>, (&usize, &mut Vec<u8>))| {
+                read_frame_body(reader, len, std::mem::take(body)).map(|full| *body = full)
+            };
+        let results: Vec<Result<(), FrameError>> = if lens.iter().filter(|&&l| large(l)).count() > 1
+        {
+            thread::scope(|scope| {
+                let reads: Vec<_> = (readers.iter_mut().zip(lens.iter().zip(bodies.iter_mut())))
+                    .map(|(reader, frame)| {
+                        let Some(reader) = reader else {
+                            return Ok(Ok(()));
+                        };
+                        if large(*frame.0) {
+                            Err(scope.spawn(move || read((reader, frame))))
+                        } else {
+                            Ok(read((reader, frame)))
+                        }
+                    })
+                    .collect();
+                reads
+                    .into_iter()
+                    .map(|r| {
+                        r.unwrap_or_else(|thread| {
+                            thread.join().unwrap_or_else(|_| {
+                                Err(FrameError::Io(io::Error::other(
+                                    "the reading thread panicked",
+                                )))
+                            })
+                        })
+                    })
+                    .collect()
+            })
+        } else {
+            (readers.iter_mut().zip(lens.iter().zip(bodies.iter_mut())))
+                .map(|(reader, frame)| reader.as_mut().map_or(Ok(()), |r| read((r, frame))))
+                .collect()
+        };
+        for (peer, result) in results.into_iter().enumerate() {
+            if let (Err(e), Some(reader)) = (result, &mut readers[peer]) {
+                return Err(stop(reader, peer, e));
+            }
+        }
+        Ok(bodies)
     }
 
     fn try_exchange(&mut self, outgoing: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, Stop> {

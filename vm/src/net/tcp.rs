@@ -696,39 +696,42 @@ impl TcpTransport {
             |(reader, (&len, body)): (&mut BufReader<LinkReader>, (&usize, &mut Vec<u8>))| {
                 read_frame_body(reader, len, std::mem::take(body)).map(|full| *body = full)
             };
-        let results: Vec<Result<(), FrameError>> = if lens.iter().filter(|&&l| large(l)).count() > 1
-        {
-            thread::scope(|scope| {
-                let reads: Vec<_> = (readers.iter_mut().zip(lens.iter().zip(bodies.iter_mut())))
-                    .map(|(reader, frame)| {
-                        let Some(reader) = reader else {
-                            return Ok(Ok(()));
-                        };
-                        if large(*frame.0) {
-                            Err(scope.spawn(move || read((reader, frame))))
-                        } else {
-                            Ok(read((reader, frame)))
-                        }
-                    })
-                    .collect();
-                reads
-                    .into_iter()
-                    .map(|r| {
-                        r.unwrap_or_else(|thread| {
-                            thread.join().unwrap_or_else(|_| {
-                                Err(FrameError::Io(io::Error::other(
-                                    "the reading thread panicked",
-                                )))
-                            })
+        let frames = readers.iter_mut().zip(lens.iter().zip(bodies.iter_mut()));
+        if lens.iter().filter(|&&len| large(len)).count() < 2 {
+            // One after the other, up to the first failure.
+            for (peer, (reader, frame)) in frames.enumerate() {
+                if let Some(reader) = reader {
+                    read((reader, frame)).map_err(|e| stop(reader, peer, e))?;
+                }
+            }
+            return Ok(bodies);
+        }
+        let results: Vec<Result<(), FrameError>> = thread::scope(|scope| {
+            let reads: Vec<_> = frames
+                .map(|(reader, frame)| {
+                    let Some(reader) = reader else {
+                        return Ok(Ok(()));
+                    };
+                    if large(*frame.0) {
+                        Err(scope.spawn(move || read((reader, frame))))
+                    } else {
+                        Ok(read((reader, frame)))
+                    }
+                })
+                .collect();
+            reads
+                .into_iter()
+                .map(|r| {
+                    r.unwrap_or_else(|thread| {
+                        thread.join().unwrap_or_else(|_| {
+                            Err(FrameError::Io(io::Error::other(
+                                "the reading thread panicked",
+                            )))
                         })
                     })
-                    .collect()
-            })
-        } else {
-            (readers.iter_mut().zip(lens.iter().zip(bodies.iter_mut())))
-                .map(|(reader, frame)| reader.as_mut().map_or(Ok(()), |r| read((r, frame))))
+                })
                 .collect()
-        };
+        });
         for (peer, result) in results.into_iter().enumerate() {
             if let (Err(e), Some(reader)) = (result, &mut readers[peer]) {
                 return Err(stop(reader, peer, e));

@@ -629,21 +629,16 @@ impl<S: Copy> SharedInputs<S> {
     ) -> Result<SharedInputs<S>, E> {
         let mut by_domain = [Vec::new(), Vec::new()];
         for (party, slots) in layout.iter().enumerate() {
-            let held = [Domain::Arith, Domain::Bool].map(|d| slots.iter().any(|s| s.held_in(d)));
-            let mut party_registers = held.map(|any| {
-                if any {
-                    Vec::with_capacity(slots.len())
-                } else {
-                    Vec::new()
-                }
-            });
+            let any = DOMAINS.map(|d| any_held_in(slots, d));
+            let mut party_registers =
+                any.map(|any| Vec::with_capacity(if any { slots.len() } else { 0 }));
             for (element, slot) in slots.iter().enumerate() {
-                for domain in [Domain::Arith, Domain::Bool] {
+                for domain in DOMAINS {
+                    let registers = &mut party_registers[domain as usize];
                     if slot.held_in(domain) {
-                        let r = register(party, element, slot, domain)?;
-                        party_registers[domain as usize].push(r);
-                    } else if held[domain as usize] {
-                        party_registers[domain as usize].push(filler);
+                        registers.push(register(party, element, slot, domain)?);
+                    } else if any[domain as usize] {
+                        registers.push(filler);
                     }
                 }
             }
@@ -675,12 +670,24 @@ impl<S: Copy> SharedInputs<S> {
             .iter()
             .all(|parties| parties.len() == layout.len())
             && layout.iter().enumerate().all(|(party, slots)| {
-                [Domain::Arith, Domain::Bool].into_iter().all(|d| {
-                    let held = slots.iter().any(|s| s.held_in(d));
-                    self.of(party, d).len() == if held { slots.len() } else { 0 }
+                DOMAINS.into_iter().all(|d| {
+                    let len = if any_held_in(slots, d) {
+                        slots.len()
+                    } else {
+                        0
+                    };
+                    self.of(party, d).len() == len
                 })
             })
     }
+}
+
+const DOMAINS: [Domain; 2] = [Domain::Arith, Domain::Bool];
+
+/// Whether any of `slots` is held in `domain`: then a party's elements have registers
+/// in that domain.
+fn any_held_in(slots: &[InputSlot], domain: Domain) -> bool {
+    slots.iter().any(|s| s.held_in(domain))
 }
 
 /// Puts the shared `inputs` in the registers of the input gates of `ready`, before it

@@ -1344,14 +1344,7 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
                 continue;
             }
             let bytes = incoming.get(owner).map_or(&[][..], Vec::as_slice);
-            let sent = |slot: &InputSlot| {
-                let copies = if slot.public {
-                    1
-                } else {
-                    slot.domains.iter().count()
-                };
-                copies * usize::from(slot.scalar.bits())
-            };
+            let sent = |slot: &InputSlot| slot.held().count() * usize::from(slot.scalar.bits());
             let expected: usize = slots.iter().map(sent).sum();
             if bytes.len() != expected.div_ceil(8) {
                 return Err(VmError::Peer {
@@ -1365,15 +1358,12 @@ impl<T: Transport> Protocol for Rep3<'_, T> {
             }
             let mut reader = BitReader { bytes, bit: 0 };
             for (e, slot) in slots.iter().enumerate() {
-                if slot.public {
-                    let value = reader.get(slot.scalar.bits());
-                    shares.of_mut(owner, Domain::Arith)[e] = Self::hold_public(value);
-                    continue;
-                }
-                for domain in slot.domains.iter() {
+                for domain in slot.held() {
                     let value = reader.get(slot.scalar.bits());
                     let share = &mut shares.of_mut(owner, domain)[e];
-                    if owner == prev_of(self.party) {
+                    if slot.public {
+                        *share = Self::hold_public(value);
+                    } else if owner == prev_of(self.party) {
                         share[1] = value;
                     } else {
                         share[0] = value;

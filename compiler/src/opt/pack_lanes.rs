@@ -24,6 +24,7 @@
 //! word.
 
 use mpc_bytecode::{mask, Gate, WireId, WireKind};
+use petgraph::unionfind::UnionFind;
 use rustc_hash::FxHashMap;
 
 use crate::circuit::{Circuit, CircuitBuilder};
@@ -133,34 +134,24 @@ struct Regions {
 /// another.
 fn regions(c: &Circuit, packable: &[bool]) -> Regions {
     let n = c.gates.len();
-    let mut parent: Vec<u32> = (0..n as u32).collect();
-    fn root(parent: &mut [u32], mut x: u32) -> u32 {
-        while parent[x as usize] != x {
-            let up = parent[parent[x as usize] as usize];
-            parent[x as usize] = up;
-            x = up;
-        }
-        x
-    }
+    let mut sets = UnionFind::<u32>::new(n);
     for i in (0..n).filter(|&i| packable[i]) {
         for w in c.gates[i].operands().filter(|w| packable[w.index()]) {
-            let (a, b) = (root(&mut parent, i as u32), root(&mut parent, w.0));
-            // The smaller index as the root, so that roots come in order.
-            parent[a.max(b) as usize] = a.min(b);
+            sets.union(i as u32, w.0);
         }
     }
+    // Regions numbered in the order of their first gates.
     let mut members: Vec<Vec<u32>> = Vec::new();
     let mut region_of = vec![u32::MAX; n];
+    let mut region_of_set = vec![u32::MAX; n];
     for i in (0..n).filter(|&i| packable[i]) {
-        let r = root(&mut parent, i as u32) as usize;
-        let region = if r == i {
+        let set = sets.find_mut(i as u32) as usize;
+        if region_of_set[set] == u32::MAX {
+            region_of_set[set] = members.len() as u32;
             members.push(Vec::new());
-            (members.len() - 1) as u32
-        } else {
-            region_of[r]
-        };
-        region_of[i] = region;
-        members[region as usize].push(i as u32);
+        }
+        region_of[i] = region_of_set[set];
+        members[region_of[i] as usize].push(i as u32);
     }
     Regions { members, region_of }
 }
@@ -181,7 +172,7 @@ fn levels(c: &Circuit) -> Vec<u32> {
 /// A region's shape: its gates with each operand numbered as a gate of the region (from
 /// 0) or as an entry (from [`ENTRY`]), the words' widths, and which gates are exits.
 /// Copies have equal shapes.
-#[derive(PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 struct Shape {
     gates: Vec<Gate>,
     widths: Vec<u8>,
@@ -295,14 +286,7 @@ fn chunks(c: &Circuit, regions: &Regions, level: &[u32]) -> (Vec<Shape>, Vec<Chu
         match index.get(&shape) {
             Some(&s) => copies[s].push(copy),
             None => {
-                let s = shapes.len();
-                let key = Shape {
-                    gates: shape.gates.clone(),
-                    widths: shape.widths.clone(),
-                    entry_widths: shape.entry_widths.clone(),
-                    exits: shape.exits.clone(),
-                };
-                index.insert(key, s);
+                index.insert(shape.clone(), shapes.len());
                 shapes.push(shape);
                 copies.push(vec![copy]);
             }
@@ -370,20 +354,27 @@ fn emit_chunk(
     let first = &regions.members[chunk.copies[0].region];
     for (p, (&gate, &lane)) in shape.gates.iter().zip(&shape.widths).enumerate() {
         b.set_place(c.places[c.origins[first[p] as usize] as usize]);
-        let word = |w: WireId| match w.0 {
-            e if e & ENTRY != 0 => entries[(e ^ ENTRY) as usize],
-            at => packed[at as usize],
+        // An operand's packed word and the width of its lanes.
+        let operand = |w: WireId| match w.0 {
+            e if e & ENTRY != 0 => {
+                let e = (e ^ ENTRY) as usize;
+                (entries[e], shape.entry_widths[e])
+            }
+            at => (packed[at as usize], shape.widths[at as usize]),
         };
-        let lane_of = |w: WireId| match w.0 {
-            e if e & ENTRY != 0 => shape.entry_widths[(e ^ ENTRY) as usize],
-            at => shape.widths[at as usize],
-        };
+        let word = |w: WireId| operand(w).0;
         let gate = match gate {
             Gate::And(x, y, _) => Gate::And(word(x), word(y), k * lane),
             Gate::Xor(x, y, _) => Gate::Xor(word(x), word(y), k * lane),
             Gate::Not(x, _) => Gate::Not(word(x), k * lane),
-            Gate::Pext(x, m) => Gate::Pext(word(x), spread(m, lane_of(x))),
-            Gate::Shr(x, s, _) => Gate::Pext(word(x), spread(mask(lane) << s, lane_of(x))),
+            Gate::Pext(x, m) => {
+                let (x, from) = operand(x);
+                Gate::Pext(x, spread(m, from))
+            }
+            Gate::Shr(x, s, _) => {
+                let (x, from) = operand(x);
+                Gate::Pext(x, spread(mask(lane) << s, from))
+            }
             other => other.map_operands(word),
         };
         packed.push(b.push(gate));

@@ -144,6 +144,14 @@ impl InputSlot {
             self.domains.contains(domain)
         }
     }
+
+    /// The domains it is held in, arithmetic first: the order in which an element's
+    /// registers are made and its messages sent.
+    pub fn held(self) -> impl Iterator<Item = Domain> {
+        [Domain::Arith, Domain::Bool]
+            .into_iter()
+            .filter(move |&d| self.held_in(d))
+    }
 }
 
 /// The domains a secret input element is shared in: one or both.
